@@ -1,0 +1,89 @@
+"""Amazon Beauty 5-core loader (the preprocessed sequences of the S3-Rec paper)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from skmatch.datasets._base import _fetch, _RemoteFile
+from skmatch.exceptions import DataError
+
+__all__ = ["load_amazon_beauty"]
+
+_BEAUTY = _RemoteFile(
+    url="https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/master/data/Beauty.txt",
+    filename="Beauty.txt",
+    sha256="226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8",
+)
+_FOLDER = "amazon-beauty-5core"
+_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)  # as bytes.split()
+
+
+def load_amazon_beauty(
+    *,
+    data_home: str | os.PathLike | None = None,
+    download_if_missing: bool = True,
+) -> pd.DataFrame:
+    """Load the Amazon Beauty 5-core interaction sequences.
+
+    Reads ``<data_home>/amazon-beauty-5core/Beauty.txt``, the preprocessed file of the
+    S3-Rec paper (Zhou et al., CIKM 2020, repository RUCAIBox/CIKM2020-S3Rec): one line per
+    user, ``user_id item_1 item_2 ...`` with items in time order. The file is checked against
+    its known sha256 before reading, and downloaded when missing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data folder; see :func:`skmatch.datasets.get_data_home`.
+    download_if_missing : bool, default=True
+        Download the file from GitHub when it is missing. When False, a missing file raises
+        :class:`~skmatch.exceptions.DataError`.
+
+    Returns
+    -------
+    interactions : pandas.DataFrame
+        198,502 rows (22,363 users, 12,101 items) with int64 columns ``user_id``,
+        ``item_id`` and ``timestamp``, the 0-based position of the item in the user's
+        sequence (the source has no times), in file order.
+
+    Raises
+    ------
+    DataError
+        When the file is missing and cannot be downloaded, fails its checksum, or holds a
+        token that is not an integer.
+    """
+    path = _fetch(
+        "Amazon Beauty 5-core",
+        _FOLDER,
+        {_BEAUTY.filename: _BEAUTY.sha256},
+        _BEAUTY,
+        data_home=data_home,
+        download_if_missing=download_if_missing,
+    )[_BEAUTY.filename]
+    data = path.read_bytes()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    is_space = np.isin(buf, _WHITESPACE)
+    # A token starts at a non-space byte that follows a space (or opens the file).
+    starts = np.flatnonzero(~is_space & np.concatenate(([True], is_space[:-1])))
+    line = np.cumsum(buf == ord("\n"))[starts]  # line number of each token
+    try:
+        values = np.array(data.split()).astype(np.int64)
+    except ValueError as exc:
+        raise DataError(
+            f"{path} holds a token that is not an integer ({exc}); expected lines of "
+            "'user_id item_id item_id ...'. Delete it and load again to re-download it."
+        ) from exc
+    first = np.concatenate(([True], line[1:] != line[:-1]))  # the user id opening a line
+    line_start = np.flatnonzero(first)
+    owner = np.cumsum(first) - 1  # which line (user) each token belongs to
+    is_item = ~first
+    position = np.arange(len(values)) - line_start[owner] - 1
+    return pd.DataFrame(
+        {
+            "user_id": values[first][owner[is_item]],
+            "item_id": values[is_item],
+            "timestamp": position[is_item],
+        }
+    ).astype(np.int64)

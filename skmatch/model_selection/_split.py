@@ -1,0 +1,410 @@
+"""Cross-validation splitters over the rows of a table of interactions.
+
+The splitters yield positional row indices ``(train, test)``, like every scikit-learn
+splitter, so they work as ``cv=`` in :class:`~sklearn.model_selection.GridSearchCV` and
+:func:`~sklearn.model_selection.cross_validate`. ``X`` is a raw DataFrame of interactions
+(one row per event) or an ``Interactions`` object (anything with ``user_codes`` and
+``times`` attributes). Time order is ``(time, row position)``: among equal times a later row
+is later. Without a time column, row order is the time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Iterator
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+
+from skmatch.exceptions import DataError, format_values
+from skmatch.utils._checks import check_frame, check_k, check_no_missing, check_times
+
+__all__ = ["LeaveLastOut", "TemporalSplit", "leave_last_out_split"]
+
+_SHORT_USERS = ("train", "drop", "error")
+
+
+def _time_ranks(times: Any) -> np.ndarray:
+    """Return an array that sorts like ``times`` and that ``np.lexsort`` accepts."""
+    times = np.asarray(times)
+    if times.ndim != 1:
+        raise ValueError(f"times must be 1-D, got shape {times.shape}.")
+    if times.dtype.kind in "mM":
+        if np.isnat(times).any():
+            raise DataError(f"times has {int(np.isnat(times).sum())} missing value(s) (NaT).")
+        return times.view(np.int64)
+    if times.dtype.kind in "iub":
+        return times
+    if times.dtype.kind == "f" and not np.isnan(times).any():
+        return times
+    missing = pd.isna(times)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise DataError(
+            f"times has {rows.size} missing value(s) at row position(s) "
+            f"{format_values(rows.tolist())}."
+        )
+    codes, _ = pd.factorize(times, sort=True)  # any sortable values -> ordinal codes
+    return codes
+
+
+def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
+    """Mark each user's last ``n`` rows in time order.
+
+    Parameters
+    ----------
+    user_codes : array-like of shape (n_rows,)
+        User key of every row: int codes or raw ids (ints, strings, mixed).
+    times : array-like of shape (n_rows,) or None
+        Time of every row (numbers, datetimes or any sortable values); None means row order.
+    n : int
+        How many rows to mark per user (all of them for users with ``<= n`` rows).
+
+    Returns
+    -------
+    mask : ndarray of shape (n_rows,), bool
+        True for the rows among the last ``n`` of their user, ordering by ``(time, row)``:
+        among equal times the later row counts as later.
+
+    Examples
+    --------
+    >>> from skmatch.model_selection._split import last_n_mask
+    >>> last_n_mask(["a", "b", "a", "a"], [5, 1, 5, 3], n=1)
+    array([False,  True,  True, False])
+    """
+    n = check_k(n, "n")
+    users = np.asarray(user_codes)
+    if users.ndim != 1:
+        raise ValueError(f"user_codes must be 1-D, got shape {users.shape}.")
+    n_rows = users.shape[0]
+    if users.dtype.kind in "iu" and (n_rows == 0 or users.min() >= 0):
+        codes = users.astype(np.int64, copy=False)
+    else:
+        codes, _ = pd.factorize(users, use_na_sentinel=False)
+    rows = np.arange(n_rows)
+    if times is None:
+        order = np.lexsort((rows, codes))
+    else:
+        ranks = _time_ranks(times)
+        if ranks.shape[0] != n_rows:
+            raise ValueError(
+                f"times has {ranks.shape[0]} value(s) but user_codes has {n_rows}; pass one "
+                "time per row."
+            )
+        order = np.lexsort((rows, ranks, codes))  # by user, then time, then row
+    # In sorted order each user's rows form one block; a row is among the last n of its
+    # block when the block's end offset minus its position is at most n.
+    group_end = np.cumsum(np.bincount(codes))
+    from_end = group_end[codes[order]] - np.arange(n_rows)  # 1 for a user's last row
+    mask = np.empty(n_rows, dtype=bool)
+    mask[order] = from_end <= n
+    return mask
+
+
+def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: str):
+    """Return ``(users, times, n_rows)`` from a DataFrame or an ``Interactions`` object."""
+    if not isinstance(X, pd.DataFrame) and hasattr(X, "user_codes"):
+        users = np.asarray(X.user_codes)
+        times = getattr(X, "times", None)
+        if users.shape[0] == 0:
+            raise DataError(f"{name}: X holds no interactions; at least one row is needed.")
+        return users, (None if times is None else np.asarray(times)), users.shape[0]
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"{name}: X must be a pandas DataFrame of interactions (one row per event) or an "
+            f"Interactions object, got {type(X).__name__}."
+        )
+    X = check_frame(X, required=[user_col] if user_col is not None else [])
+    users = None
+    if user_col is not None:
+        check_no_missing(X[user_col], user_col)
+        users = X[user_col].to_numpy()
+    times = None
+    if time_col is not None and time_col in X.columns:
+        times = check_times(X[time_col], time_col)
+    return users, times, len(X)
+
+
+class _SingleSplitMixin:
+    """``get_n_splits`` and a ``__repr__`` listing the parameters in signature order."""
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Return the number of splits, always 1.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            1.
+        """
+        return 1
+
+    def __repr__(self) -> str:
+        params = inspect.signature(type(self).__init__).parameters
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in params if p != "self")
+        return f"{type(self).__name__}({args})"
+
+
+class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
+    """Hold out each user's last ``n_test`` interactions: one train/test split.
+
+    For every user, its last ``n_test`` rows in time order are test rows and its other rows
+    are train rows. Time order is ``(time_col, row position)``: among equal times a later row
+    is later. When ``time_col`` is not a column of ``X`` (or is None), row order is the time.
+    This is the default evaluation protocol of skmatch.
+
+    Parameters
+    ----------
+    n_test : int, default=1
+        Number of test interactions per user.
+    user_col : str, default="user_id"
+        Column holding the user ids (ignored for an ``Interactions`` object).
+    time_col : str or None, default="timestamp"
+        Column holding the event times (numeric or datetime). Row order is used when the
+        column is absent or ``time_col`` is None.
+    short_users : {"train", "drop", "error"}, default="train"
+        What to do with users that have ``<= n_test`` interactions and so cannot be split:
+        ``"train"`` keeps all their rows in train, ``"drop"`` leaves their rows out of both
+        sides (both warn with a :class:`UserWarning` naming how many users and the first
+        ids), ``"error"`` raises a :class:`ValueError`.
+
+    See Also
+    --------
+    leave_last_out_split : The same split, returning the two DataFrames.
+    TemporalSplit : A global cut by time instead of a per-user one.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmatch.model_selection import LeaveLastOut
+    >>> df = pd.DataFrame({"user_id": [1, 1, 2, 1, 2],
+    ...                    "item_id": [10, 11, 10, 12, 13],
+    ...                    "timestamp": [1, 5, 2, 3, 9]})
+    >>> cv = LeaveLastOut()
+    >>> cv
+    LeaveLastOut(n_test=1, user_col='user_id', time_col='timestamp', short_users='train')
+    >>> train, test = next(cv.split(df))
+    >>> train, test
+    (array([0, 2, 3]), array([1, 4]))
+    """
+
+    def __init__(
+        self,
+        n_test: int = 1,
+        *,
+        user_col: str = "user_id",
+        time_col: str | None = "timestamp",
+        short_users: str = "train",
+    ) -> None:
+        self.n_test = n_test
+        self.user_col = user_col
+        self.time_col = time_col
+        self.short_users = short_users
+
+    def _masks(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return boolean ``(train, test)`` row masks."""
+        n_test = check_k(self.n_test, "n_test")
+        if self.short_users not in _SHORT_USERS:
+            raise ValueError(
+                f"short_users must be one of {_SHORT_USERS}, got {self.short_users!r}."
+            )
+        if self.user_col is None and not hasattr(X, "user_codes"):
+            raise ValueError("user_col must name the user column, got None.")
+        users, times, _ = _users_and_times(X, self.user_col, self.time_col, "LeaveLastOut")
+        codes, uniques = pd.factorize(users, use_na_sentinel=False)
+        counts = np.bincount(codes)
+        short_row = counts[codes] <= n_test
+        test = last_n_mask(codes, times, n_test) & ~short_row
+        train = ~test
+        if short_row.any():
+            short_ids = np.asarray(uniques)[counts <= n_test].tolist()
+            what = "user ids" if isinstance(X, pd.DataFrame) else "user codes"
+            message = (
+                f"{len(short_ids)} user(s) have at most n_test={n_test} interaction(s) and "
+                f"cannot be split ({what} {format_values(short_ids)})"
+            )
+            if self.short_users == "error":
+                raise ValueError(
+                    f"{message}. Filter them out first, or pass short_users='train' (keep their "
+                    "rows in train) or 'drop'."
+                )
+            if self.short_users == "drop":
+                train &= ~short_row
+                warnings.warn(
+                    f"{message}; their {int(short_row.sum())} row(s) are dropped from train and "
+                    "test (short_users='drop').",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            else:
+                warnings.warn(
+                    f"{message}; their {int(short_row.sum())} row(s) are kept in train "
+                    "(short_users='train').",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        if not test.any():
+            raise DataError("LeaveLastOut produced an empty test set: no user can be split.")
+        return train, test
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Generate the positional indices of the train and test rows.
+
+        Parameters
+        ----------
+        X : DataFrame or Interactions
+            The interactions, one row per event, with ``user_col`` (and optionally
+            ``time_col``) columns; or an object with ``user_codes`` and ``times``.
+        y, groups : object
+            Ignored; present for API compatibility.
+
+        Yields
+        ------
+        train : ndarray of int64
+            Positions of the train rows, increasing.
+        test : ndarray of int64
+            Positions of the test rows, increasing.
+        """
+        train, test = self._masks(X)
+        yield np.flatnonzero(train), np.flatnonzero(test)
+
+
+class TemporalSplit(_SingleSplitMixin, BaseCrossValidator):
+    """Hold out the latest interactions of the whole table: one train/test split.
+
+    The latest ``test_size`` rows in time order (``(time_col, row position)``: among equal
+    times a later row is later) are test rows, all others train rows. When ``time_col`` is
+    not a column of ``X`` (or is None), row order is the time.
+
+    Parameters
+    ----------
+    test_size : float or int, default=0.2
+        A float in (0, 1) is the fraction of rows in test (rounded up); an int is the number
+        of test rows (at least 1 and fewer than the number of rows).
+    time_col : str or None, default="timestamp"
+        Column holding the event times (numeric or datetime).
+
+    See Also
+    --------
+    LeaveLastOut : A per-user holdout of the latest interactions.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmatch.model_selection import TemporalSplit
+    >>> df = pd.DataFrame({"user_id": [1, 1, 2, 1, 2],
+    ...                    "timestamp": [1, 5, 2, 5, 3]})
+    >>> train, test = next(TemporalSplit(test_size=2).split(df))
+    >>> train, test
+    (array([0, 2, 4]), array([1, 3]))
+    """
+
+    def __init__(self, test_size: float | int = 0.2, *, time_col: str | None = "timestamp"):
+        self.test_size = test_size
+        self.time_col = time_col
+
+    def _n_test(self, n_rows: int) -> int:
+        size = self.test_size
+        if isinstance(size, bool) or not isinstance(size, Real):
+            raise TypeError(
+                f"test_size must be a float in (0, 1) or a positive int, got {size!r} "
+                f"({type(size).__name__})."
+            )
+        if isinstance(size, Integral):
+            if not 1 <= size < n_rows:
+                raise ValueError(
+                    f"test_size={size} must be at least 1 and less than the number of rows "
+                    f"({n_rows})."
+                )
+            return int(size)
+        if not 0.0 < size < 1.0:
+            raise ValueError(f"test_size={size} must be in the open interval (0, 1) as a float.")
+        n_test = int(np.ceil(size * n_rows))
+        if n_test >= n_rows:
+            raise ValueError(
+                f"test_size={size} puts all {n_rows} row(s) in test; train would be empty."
+            )
+        return n_test
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Generate the positional indices of the train and test rows.
+
+        Parameters
+        ----------
+        X : DataFrame or Interactions
+            The interactions, one row per event; or an object with ``user_codes`` and
+            ``times``.
+        y, groups : object
+            Ignored; present for API compatibility.
+
+        Yields
+        ------
+        train : ndarray of int64
+            Positions of the train rows, increasing.
+        test : ndarray of int64
+            Positions of the test rows, increasing.
+        """
+        _, times, n_rows = _users_and_times(X, None, self.time_col, "TemporalSplit")
+        n_test = self._n_test(n_rows)
+        rows = np.arange(n_rows)
+        order = rows if times is None else np.lexsort((rows, _time_ranks(times)))
+        test = np.zeros(n_rows, dtype=bool)
+        test[order[n_rows - n_test :]] = True
+        yield np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def leave_last_out_split(
+    X: pd.DataFrame,
+    n_test: int = 1,
+    *,
+    user_col: str = "user_id",
+    time_col: str | None = "timestamp",
+    short_users: str = "train",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a DataFrame of interactions into train and test by :class:`LeaveLastOut`.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The interactions, one row per event.
+    n_test : int, default=1
+        Number of test interactions per user.
+    user_col : str, default="user_id"
+        Column holding the user ids.
+    time_col : str or None, default="timestamp"
+        Column holding the event times; row order is used when absent or None.
+    short_users : {"train", "drop", "error"}, default="train"
+        Handling of users with ``<= n_test`` interactions, see :class:`LeaveLastOut`.
+
+    Returns
+    -------
+    train, test : DataFrame
+        The rows of ``X`` in their original order (and with their original index).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmatch.model_selection import leave_last_out_split
+    >>> df = pd.DataFrame({"user_id": ["a", "a", "b", "b"], "item_id": [1, 2, 3, 4]})
+    >>> train, test = leave_last_out_split(df)  # no timestamp column: row order
+    >>> test
+      user_id  item_id
+    1       a        2
+    3       b        4
+    """
+    X = check_frame(X)
+    cv = LeaveLastOut(n_test, user_col=user_col, time_col=time_col, short_users=short_users)
+    train, test = next(cv.split(X))
+    return X.iloc[train], X.iloc[test]

@@ -1,0 +1,50 @@
+"""Validation of the constructor parameters shared by the neural models."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+MODES = ("pointwise", "pairwise", "listwise")
+NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard")
+SCHEDULES = (None, "cosine", "linear")
+
+
+def check_int(value, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    return int(value)
+
+
+def check_float(value, name: str, low: float = 0.0, *, strict: bool = False) -> float:
+    ok = isinstance(value, Real) and not isinstance(value, bool)
+    if not ok or value < low or (strict and value == low):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be a number {op} {low}, got {value!r}.")
+    return float(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
+    return value
+
+
+def validate_common(est) -> None:
+    """Check the common parameters of a TorchMatcher (called at the start of fit)."""
+    check_int(est.embed_dim, "embed_dim")
+    check_choice(est.mode, "mode", MODES)
+    check_choice(est.negatives, "negatives", est._allowed_negatives())
+    check_int(est.n_negatives, "n_negatives")
+    check_float(est.temperature, "temperature", 0.0, strict=True)
+    check_float(est.learning_rate, "learning_rate", 0.0, strict=True)
+    check_float(est.weight_decay, "weight_decay")
+    check_float(est.embedding_l2, "embedding_l2")
+    check_int(est.batch_size, "batch_size", 2)
+    check_int(est.n_epochs, "n_epochs")
+    check_int(est.n_iter_no_change, "n_iter_no_change")
+    check_choice(est.lr_schedule, "lr_schedule", SCHEDULES)
+    if est.clip_grad_norm is not None:
+        check_float(est.clip_grad_norm, "clip_grad_norm", 0.0, strict=True)
+    if est.device not in ("auto", "cpu", "cuda") and not str(est.device).startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {est.device!r}.")
+    check_choice(est.index, "index", ("auto", "exact", "hnsw"))

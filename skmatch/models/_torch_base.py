@@ -1,0 +1,406 @@
+"""TorchMatcher: the one training loop and inference path of every neural model."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+
+import numpy as np
+import torch
+
+from skmatch.features._vocab import N_RESERVED
+from skmatch.index import ExactIndex
+from skmatch.metrics import ndcg_at_k
+from skmatch.model_selection._split import last_n_mask
+from skmatch.models._params import NEGATIVES, validate_common
+from skmatch.models._query import query_from_codes
+from skmatch.models.base import BaseMatcher
+from skmatch.nn.losses import LOSSES
+from skmatch.nn.sampling import NegativeSampler
+from skmatch.nn.towers import FeatureDef
+
+# Users are embedded in blocks of exactly this many rows (the last one padded), so that a
+# user's vector never depends on how many users were asked for at once: batched
+# recommend equals one-by-one recommend bit for bit.
+_INFER_BATCH = 256
+
+# Parameters every neural model takes, with their defaults (keyword-only).
+COMMON_DEFAULTS = dict(
+    feature_spec=None,
+    embed_dim=64,
+    mode="listwise",
+    negatives="in_batch",
+    n_negatives=100,
+    temperature=1.0,
+    logq_correction=True,
+    learning_rate=1e-3,
+    weight_decay=0.0,
+    embedding_l2=0.0,
+    batch_size=256,
+    n_epochs=10,
+    lr_schedule=None,
+    clip_grad_norm=None,
+    early_stopping=False,
+    n_iter_no_change=3,
+    device="auto",
+    index="auto",
+    index_params=None,
+    k=10,
+    verbose=False,
+    random_state=None,
+)
+
+
+class TorchMatcher(BaseMatcher):
+    """Base class of the neural models: training loop, inference, pickling.
+
+    Subclasses store their constructor arguments and implement ``_build_module()``,
+    returning a ``torch.nn.Module`` with ``user_forward(batch) -> [B, D]`` (or
+    ``[B, M, D]`` for multi-interest models) and ``item_forward(codes) -> [N, D]``.
+
+    Training (``fit``): the positive rows of the interactions are shuffled with a
+    seeded ``numpy.random.Generator`` and cut into batches gathered by index (each row's
+    history is its user's previous items); negatives are the other positives of the
+    batch (``"in_batch"``, duplicates of the positive masked), items drawn uniformly or
+    by ``count ** 0.75`` (``"uniform"``, ``"popularity"``, shared by the batch and masked
+    where they equal a row's positive), both (``"mixed"``), or the highest-scored
+    in-batch non-positives (``"hard"``). Logits are divided by ``temperature``,
+    optionally logQ-corrected, and fed to the ``mode``'s loss. Torch's global RNG is
+    left untouched (``torch.random.fork_rng``); on CPU a fixed ``random_state`` gives
+    identical results.
+    """
+
+    _default_negatives_allowed = NEGATIVES
+
+    # ------------------------------------------------------------------ params
+    def _allowed_negatives(self):
+        return self._default_negatives_allowed
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        validate_common(self)
+
+    # ------------------------------------------------------------------ module
+    def _build_module(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _feature_defs(self, side: str) -> list[FeatureDef]:
+        """Side features of ``side`` ("item" or "user") as the towers need them."""
+        spec = self.feature_spec_
+        names = spec.item_features if side == "item" else spec.user_features
+        table = spec.item_table_ if side == "item" else spec.user_table_
+        defs = []
+        for name in names:
+            kind = spec.feature_kinds_[name]
+            n_values = len(spec.vocabularies_[name]) if kind != "dense" else 0
+            defs.append(FeatureDef(name, kind, torch.from_numpy(table[name]), n_values))
+        return defs
+
+    @property
+    def n_item_codes_(self) -> int:
+        """Size of the item code space (reserved codes included)."""
+        return self.n_items_ + N_RESERVED
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but CUDA is not available here.")
+        return device
+
+    # ------------------------------------------------------------------ batches
+    def _rows_batch(self, inter, rows: np.ndarray, device) -> dict:
+        batch = {
+            "hist": torch.from_numpy(inter.histories(rows)),
+            "pos": torch.from_numpy(inter.item_codes[rows]),
+        }
+        for name, values in inter.user_features.items():
+            batch[f"user:{name}"] = torch.from_numpy(values[rows])
+        if inter.weights is not None:
+            batch["weight"] = torch.from_numpy(inter.weights[rows].astype(np.float32))
+        if inter.labels is not None:
+            batch["label"] = torch.from_numpy(inter.labels[rows].astype(np.float32))
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+    def _query_batch(self, query, rows: np.ndarray, device) -> dict:
+        batch = {"hist": torch.from_numpy(query.history.last(rows, self.feature_spec_.max_seq_len))}
+        for name, values in query.features.items():
+            batch[f"user:{name}"] = torch.from_numpy(values[rows])
+        return {k: v.to(device) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ training
+    def _training_rows(self, inter) -> np.ndarray:
+        if inter.labels is None or self.mode == "pointwise":
+            return np.arange(len(inter))
+        return np.flatnonzero(inter.labels > 0)
+
+    def _fit(self, inter) -> None:
+        rng = np.random.default_rng(self.random_state)
+        device = self._resolve_device()
+        self.loss_curve_ = []
+        self.validation_scores_ = []
+        val = None
+        if self.early_stopping:
+            inter, val = self._split_validation(inter)
+        rows = self._training_rows(inter)
+        positive = rows if inter.labels is None else rows[inter.labels[rows] > 0]
+        counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
+        self._setup_sampling(counts)
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(rng.integers(2**31 - 1)))
+            module = self._build_module().to(device)
+            self._train(module, inter, rows, val, rng, device)
+        module.eval()
+        self.module_ = module
+        self.device_ = device
+        self.item_vectors_ = self._compute_item_vectors(module, device)
+
+    def _split_validation(self, inter):
+        """Hold out every user's last positive event (users with >= 2 of them)."""
+        positive = np.ones(len(inter), bool) if inter.labels is None else inter.labels > 0
+        rows = np.flatnonzero(positive)
+        last = last_n_mask(inter.user_codes[rows], inter.times[rows], 1)
+        n_pos = np.bincount(inter.user_codes[rows], minlength=inter.history.n_users)
+        held = rows[last & (n_pos[inter.user_codes[rows]] >= 2)]
+        if held.size == 0:
+            raise ValueError(
+                "early_stopping needs users with at least 2 interactions to hold out their "
+                "last one; none has. Set early_stopping=False."
+            )
+        keep = np.ones(len(inter), dtype=bool)
+        keep[held] = False
+        train = inter.subset(np.flatnonzero(keep))
+        val_users = inter.user_codes[held]
+        targets = [np.array([c - N_RESERVED]) for c in inter.item_codes[held]]
+        return train, (val_users, targets)
+
+    def _setup_sampling(self, counts: np.ndarray) -> None:
+        self._item_log_freq = None
+        total = counts[N_RESERVED:].sum()
+        freq = (counts + 1.0) / (total + counts.size)
+        self._item_log_freq = torch.from_numpy(np.log(freq).astype(np.float32))
+        kind = {"uniform": "uniform", "mixed": "uniform", "popularity": "popularity"}.get(
+            self.negatives
+        )
+        self._sampler = NegativeSampler(counts, kind) if kind else None
+
+    def _make_optimizer(self, module):
+        params = [p for p in module.parameters() if p.requires_grad]
+        kwargs = dict(lr=self.learning_rate, weight_decay=self.weight_decay)
+        try:
+            return torch.optim.Adam(params, fused=True, **kwargs)
+        except (RuntimeError, TypeError):  # fused kernels missing for this device/version
+            return torch.optim.Adam(params, **kwargs)
+
+    def _make_scheduler(self, optimizer, total_steps: int):
+        if self.lr_schedule is None:
+            return None
+        if self.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(total_steps, 1))
+        return torch.optim.lr_scheduler.LinearLR(
+            optimizer, 1.0, 0.0, total_iters=max(total_steps, 1)
+        )
+
+    def _train(self, module, inter, rows, val, rng, device) -> None:
+        optimizer = self._make_optimizer(module)
+        steps_per_epoch = math.ceil(rows.size / self.batch_size)
+        scheduler = self._make_scheduler(optimizer, steps_per_epoch * self.n_epochs)
+        amp = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        best, best_state, stale = -np.inf, None, 0
+        self.n_iter_ = 0
+        for epoch in range(self.n_epochs):
+            module.train()
+            order = rng.permutation(rows)
+            total = torch.zeros((), device=device)
+            for start in self._progress(range(0, order.size, self.batch_size), epoch):
+                batch = self._rows_batch(inter, order[start : start + self.batch_size], device)
+                with amp:
+                    loss = self._batch_loss(module, batch, rng)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), self.clip_grad_norm)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                total += loss.detach()
+            epoch_loss = float(total) / steps_per_epoch
+            if not np.isfinite(epoch_loss):
+                raise FloatingPointError(
+                    f"{type(self).__name__}: the training loss became {epoch_loss} at epoch "
+                    f"{epoch + 1}. Lower learning_rate (now {self.learning_rate}), raise "
+                    f"temperature (now {self.temperature}) or set clip_grad_norm."
+                )
+            self.loss_curve_.append(epoch_loss)
+            self.n_iter_ = epoch + 1
+            if val is not None:
+                score = self._validation_score(module, inter, val, device)
+                self.validation_scores_.append(score)
+                if score > best:
+                    best, stale = score, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                    self.best_epoch_ = epoch + 1
+                else:
+                    stale += 1
+                    if stale >= self.n_iter_no_change:
+                        break
+            if self.verbose:
+                extra = f", val ndcg@{self.k} {self.validation_scores_[-1]:.4f}" if val else ""
+                print(f"epoch {epoch + 1}: loss {epoch_loss:.4f}{extra}", flush=True)
+        if best_state is not None:
+            module.load_state_dict(best_state)
+
+    def _progress(self, iterable, epoch: int):
+        if not self.verbose:
+            return iterable
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm is a dependency
+            return iterable
+        return tqdm(iterable, desc=f"epoch {epoch + 1}/{self.n_epochs}", leave=False)
+
+    def _validation_score(self, module, inter, val, device) -> float:
+        module.eval()
+        users, targets = val
+        query = query_from_codes(self.feature_spec_, inter.history, users)
+        items = self._compute_item_vectors(module, device)
+        vectors = self._compute_user_vectors(module, query, device)
+        seen = query.seen()[:, N_RESERVED:]
+        index = ExactIndex().fit(items)
+        if vectors.ndim == 3:
+            from skmatch.models._merge import merge_interests
+
+            n, m = vectors.shape[:2]
+            pos, scores = index.search(
+                vectors.reshape(n * m, -1), self.k, exclude=seen[np.repeat(np.arange(n), m)]
+            )
+            pos, _ = merge_interests(pos.reshape(n, -1), scores.reshape(n, -1), self.k)
+        else:
+            pos, _ = index.search(vectors, self.k, exclude=seen)
+        return float(ndcg_at_k(targets, pos, self.k))
+
+    # ------------------------------------------------------------------ the loss
+    def _candidate_logits(self, module, batch, user, pos_vec, rng):
+        """Negatives of every row: logits ``[B, N]``, validity mask, log-probabilities.
+
+        The log-probability of a candidate is that of being drawn as a negative: its
+        training frequency for in-batch candidates, the sampler's for sampled ones.
+        """
+        pos = batch["pos"]
+        parts = []
+        if self.negatives in ("in_batch", "mixed", "hard"):
+            parts.append((pos, pos_vec, self._log_q(pos)))
+        if self.negatives in ("uniform", "popularity", "mixed"):
+            codes = self._sampler._draw(rng, self.n_negatives)
+            log_q = torch.from_numpy(self._sampler.log_q(codes).astype(np.float32))
+            codes_t = torch.from_numpy(codes).to(pos.device)
+            parts.append((codes_t, module.item_forward(codes_t), log_q.to(pos.device)))
+        codes = torch.cat([c for c, _, _ in parts])
+        vecs = torch.cat([v for _, v, _ in parts])
+        log_q = torch.cat([q for _, _, q in parts])
+        logits = self._score(user, vecs)  # [B, N]
+        valid = codes.unsqueeze(0) != pos.unsqueeze(1)
+        log_q = log_q.unsqueeze(0).expand_as(logits)
+        if self.negatives == "hard":
+            n = min(self.n_negatives, logits.shape[1])
+            masked = logits.detach().masked_fill(~valid, float("-inf"))
+            top = masked.topk(n, dim=1).indices
+            logits, valid, log_q = logits.gather(1, top), valid.gather(1, top), log_q.gather(1, top)
+        return logits, valid, log_q
+
+    def _score(self, user, items) -> torch.Tensor:
+        """Score every user against every item: ``[B, D] x [N, D] -> [B, N]``."""
+        return user @ items.T
+
+    def _pos_log_q(self, codes: torch.Tensor) -> torch.Tensor:
+        """Correction of the positive: as an in-batch candidate, else as a sampled one."""
+        if self.negatives in ("uniform", "popularity"):
+            q = self._sampler.log_q(codes.cpu().numpy()).astype(np.float32)
+            return torch.from_numpy(q).to(codes.device)
+        return self._log_q(codes)
+
+    def _log_q(self, codes: torch.Tensor) -> torch.Tensor:
+        """Log-frequency of items, used by ``logq_correction``."""
+        return self._item_log_freq.to(codes.device)[codes]
+
+    def _train_user(self, module, user, pos_vec):
+        """The user vector used against a row's candidates (label-aware for multi-interest)."""
+        return user
+
+    def _batch_loss(self, module, batch, rng) -> torch.Tensor:
+        user = module.user_forward(batch)  # [B, D] or [B, M, D]
+        pos_vec = module.item_forward(batch["pos"])  # [B, D]
+        user = self._train_user(module, user, pos_vec)  # [B, D]
+        pos_logit = (user * pos_vec).sum(-1) / self.temperature
+        weight = batch.get("weight")
+        if self.mode == "pointwise" and "label" in batch:
+            loss = LOSSES["pointwise"](
+                pos_logit, pos_logit[:, :0], None, weight, labels=batch["label"]
+            )
+        else:
+            neg_logit, valid, log_q = self._candidate_logits(module, batch, user, pos_vec, rng)
+            neg_logit = neg_logit / self.temperature
+            if self.logq_correction:
+                pos_logit = pos_logit - self._pos_log_q(batch["pos"])
+                neg_logit = neg_logit - log_q
+            loss = LOSSES[self.mode](pos_logit, neg_logit, valid, weight)
+        if self.embedding_l2 > 0:
+            loss = loss + self.embedding_l2 * (
+                user.pow(2).sum(-1).mean() + pos_vec.pow(2).sum(-1).mean()
+            )
+        return loss
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _compute_item_vectors(self, module, device) -> np.ndarray:
+        module.eval()
+        codes = torch.arange(N_RESERVED, self.n_item_codes_, device=device)
+        out = [module.item_forward(c).float().cpu() for c in codes.split(_INFER_BATCH * 8)]
+        return torch.cat(out).numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def _compute_user_vectors(self, module, query, device) -> np.ndarray:
+        module.eval()
+        out = []
+        for start in range(0, len(query), _INFER_BATCH):
+            rows = np.arange(start, start + _INFER_BATCH)
+            n_real = min(_INFER_BATCH, len(query) - start)
+            rows[n_real:] = start  # pad with a real row: fixed block shape
+            vectors = module.user_forward(self._query_batch(query, rows, device))
+            out.append(vectors[:n_real].float().cpu())
+        return torch.cat(out).numpy().astype(np.float32)
+
+    def _user_vectors(self, query) -> np.ndarray:
+        return self._compute_user_vectors(self.module_, query, self.device_)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_vectors_
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
+        state = dict(state)
+        for key in ("_sampler", "_item_log_freq"):
+            state.pop(key, None)
+        if "module_" in state:
+            module = state.pop("module_")
+            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            state["device_"] = torch.device("cpu")
+        return state
+
+    def __setstate__(self, state):
+        module_state = state.pop("_module_state", None)
+        self.__dict__.update(state)
+        if module_state is not None:
+            with torch.random.fork_rng(devices=[]):
+                module = self._build_module()
+            module.load_state_dict(module_state)
+            module.eval()
+            self.module_ = module

@@ -1,0 +1,342 @@
+"""BaseMatcher: the retrieval API shared by every model (no torch here)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, clone
+
+from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
+from skmatch.features import FeatureSpec, Interactions
+from skmatch.features._vocab import N_RESERVED
+from skmatch.index import ExactIndex, make_index
+from skmatch.models._merge import merge_interests
+from skmatch.models._query import (
+    UserQuery,
+    query_from_codes,
+    query_from_frame,
+    query_from_interactions,
+)
+from skmatch.utils._checks import check_k
+
+
+class BaseMatcher(BaseEstimator):
+    """Base class of retrieval models: users and items embedded in one space.
+
+    Subclasses implement ``_fit(interactions)``, ``_user_vectors(query)`` returning
+    ``(n, d)`` or ``(n, n_interests, d)`` float32, and ``_item_vectors()`` returning
+    ``(n_items_, d)`` float32 for the known items in code order. This class provides
+    ``fit``, ``recommend``, ``similar_items``, ``transform_users``, ``transform_items``,
+    ``predict`` and ``score`` on top of them, with retrieval through ``index_``.
+
+    Index position ``p`` of ``index_`` is item code ``p + 2`` (codes 0 and 1 are padding
+    and out-of-vocabulary, never recommended).
+    """
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None):
+        """Fit the model on interactions.
+
+        Parameters
+        ----------
+        X : DataFrame or Interactions
+            Raw interactions (the estimator's ``feature_spec`` is cloned and fitted
+            on them) or the output of a fitted :class:`FeatureSpec`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        inter = self._prepare(X)
+        spec = inter.spec
+        self.feature_spec_ = spec
+        self.history_ = inter.history
+        self.n_users_ = spec.n_users_
+        self.n_items_ = spec.n_items_
+        self._fit(inter)
+        self._build_index()
+        return self
+
+    def _validate_params(self) -> None:
+        check_k(self.k, "k")
+        spec = getattr(self, "feature_spec", None)
+        if spec is not None and not isinstance(spec, FeatureSpec):
+            raise TypeError(f"feature_spec must be a FeatureSpec or None, got {type(spec)}.")
+
+    def _prepare(self, X) -> Interactions:
+        if isinstance(X, Interactions):
+            return X
+        if isinstance(X, pd.DataFrame):
+            spec = getattr(self, "feature_spec", None)
+            spec = FeatureSpec() if spec is None else clone(spec)
+            return spec.fit(X).transform(X)
+        raise TypeError(
+            f"X must be a pandas DataFrame of interactions or an Interactions object "
+            f"(the output of FeatureSpec.transform), got {type(X).__name__}."
+        )
+
+    def _make_index(self):
+        return make_index(
+            getattr(self, "index", "auto"),
+            self.n_items_,
+            params=getattr(self, "index_params", None),
+            random_state=_seed_or_zero(getattr(self, "random_state", None)),
+        )
+
+    def _build_index(self) -> None:
+        self.index_ = self._make_index().fit(self._item_vectors())
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, inter: Interactions) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _user_vectors(self, query: UserQuery) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _item_vectors(self) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "index_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "a DataFrame of interactions before using this method."
+            )
+
+    def _query(self, users) -> UserQuery:
+        spec = self.feature_spec_
+        if isinstance(users, pd.DataFrame):
+            return query_from_frame(spec, users)
+        if isinstance(users, Interactions):
+            return query_from_interactions(users)
+        if isinstance(users, str) or np.ndim(users) == 0:
+            raise TypeError(
+                f"users must be an array-like of user ids or a DataFrame of interactions, "
+                f"got {users!r}; wrap a single id in a list."
+            )
+        arr = np.asarray(users, dtype=object)
+        if arr.ndim != 1:
+            raise ValueError(f"users must be one-dimensional, got shape {arr.shape}.")
+        if arr.size == 0:
+            raise ValueError("users is empty: pass at least one user id.")
+        codes = spec.encode_users(arr)
+        return query_from_codes(spec, self.history_, codes)
+
+    def _item_positions(self, items, *, what: str, unknown: str = "error") -> np.ndarray:
+        """Index positions of raw item ids (unknown ids raise, or are dropped)."""
+        spec = self.feature_spec_
+        arr = np.asarray(items, dtype=object).ravel()
+        codes = spec.encode_items(arr, handle_unknown="oov")
+        bad = codes < N_RESERVED
+        if bad.any() and unknown == "error":
+            raise UnknownIdError(
+                f"{what} has {bad.sum()} item id(s) unseen during fit, first "
+                f"{format_values(arr[bad].tolist())}."
+            )
+        return codes[~bad] - N_RESERVED
+
+    # ------------------------------------------------------------------ embeddings
+    def transform_users(self, X) -> np.ndarray:
+        """Embed users.
+
+        Parameters
+        ----------
+        X : array-like of user ids, or DataFrame of interactions
+            Known users are embedded from their fit-time history; the users of a
+            DataFrame are embedded from the history it gives (new users work).
+
+        Returns
+        -------
+        ndarray of shape (n_users, d) or (n_users, n_interests, d), float32
+        """
+        self._check_fitted()
+        return np.asarray(self._user_vectors(self._query(X)), dtype=np.float32)
+
+    def transform(self, X) -> np.ndarray:
+        """Alias of :meth:`transform_users`, so that ``Pipeline.transform`` works."""
+        return self.transform_users(X)
+
+    def transform_items(self, items=None) -> np.ndarray:
+        """Embed items: ``(n_items, d)`` float32, all known items (in code order) when None."""
+        self._check_fitted()
+        vectors = np.asarray(self._item_vectors(), dtype=np.float32)
+        if items is None:
+            return vectors
+        return vectors[self._item_positions(items, what="items")]
+
+    # ------------------------------------------------------------------ retrieval
+    def recommend(
+        self,
+        users,
+        k: int = 10,
+        *,
+        filter_seen: bool = True,
+        exclude=None,
+        candidates=None,
+        return_scores: bool = True,
+    ):
+        """Top-k items for each user, best first.
+
+        Parameters
+        ----------
+        users : array-like of user ids, or DataFrame of interactions
+            As in :meth:`transform_users`.
+        k : int, default 10
+            Number of items per user. Rows are padded (id sentinel, score -inf) when
+            fewer than ``k`` items qualify.
+        filter_seen : bool, default True
+            Exclude the items in each user's history.
+        exclude : array-like of item ids, optional
+            Items never to recommend (to anyone); unknown ids are ignored.
+        candidates : array-like of item ids, optional
+            Restrict the ranking to these items (exact scoring over them).
+        return_scores : bool, default True
+            Also return the scores.
+
+        Returns
+        -------
+        item_ids : ndarray of shape (n_users, k)
+            Raw item ids; padding is -1 for integer ids (when -1 is not an id) else None.
+        scores : ndarray of shape (n_users, k), float32
+            Only when ``return_scores``.
+        """
+        self._check_fitted()
+        k = check_k(k)
+        query = self._query(users)
+        pos, scores = self._recommend_positions(
+            query, k, filter_seen=filter_seen, exclude=exclude, candidates=candidates
+        )
+        ids = self.feature_spec_.inverse_transform_items(np.where(pos >= 0, pos + N_RESERVED, 0))
+        return (ids, scores) if return_scores else ids
+
+    def _recommend_positions(self, query, k, *, filter_seen=True, exclude=None, candidates=None):
+        n = len(query)
+        excl = sp.csr_matrix((n, self.n_items_), dtype=np.float32)
+        if filter_seen:
+            excl = excl + query.seen()[:, N_RESERVED:]
+        if exclude is not None:
+            cols = self._item_positions(exclude, what="exclude", unknown="ignore")
+            mask = np.zeros(self.n_items_, dtype=np.float32)
+            mask[cols] = 1.0
+            excl = excl + sp.csr_matrix(np.ones((n, 1), dtype=np.float32)) @ sp.csr_matrix(mask)
+        excl = excl.tocsr()
+        excl.eliminate_zeros()
+        vectors = np.asarray(self._user_vectors(query), dtype=np.float32)
+        index, col_map = self.index_, None
+        if candidates is not None:
+            col_map = np.unique(self._item_positions(candidates, what="candidates"))
+            index = ExactIndex().fit(np.asarray(self._item_vectors(), np.float32)[col_map])
+            excl = excl[:, col_map]
+        if vectors.ndim == 3:
+            n_int = vectors.shape[1]
+            flat = vectors.reshape(n * n_int, -1)
+            rep = excl[np.repeat(np.arange(n), n_int)]
+            pos, scores = index.search(flat, k, exclude=rep)
+            pos, scores = merge_interests(pos.reshape(n, -1), scores.reshape(n, -1), k)
+        else:
+            pos, scores = index.search(vectors, k, exclude=excl)
+        if col_map is not None:
+            pos = np.where(pos >= 0, col_map[np.clip(pos, 0, None)], -1)
+        return pos, scores
+
+    def similar_items(self, items, k: int = 10):
+        """The ``k`` items closest to each given item (the item itself excluded).
+
+        Parameters
+        ----------
+        items : array-like of item ids
+        k : int, default 10
+
+        Returns
+        -------
+        item_ids, scores : ndarray of shape (n_items_queried, k)
+        """
+        self._check_fitted()
+        k = check_k(k)
+        pos = self._item_positions(items, what="items")
+        vectors = np.asarray(self._item_vectors(), dtype=np.float32)[pos]
+        excl = [np.array([p]) for p in pos]
+        found, scores = self.index_.search(vectors, k, exclude=excl)
+        ids = self.feature_spec_.inverse_transform_items(
+            np.where(found >= 0, found + N_RESERVED, 0)
+        )
+        return ids, scores
+
+    def predict(self, X) -> np.ndarray:
+        """Item ids recommended (``k`` of them) to the users of ``X``."""
+        return self.recommend(X, k=self.k, return_scores=False)
+
+    # ------------------------------------------------------------------ evaluation
+    def _test_targets(self, X):
+        """User codes and relevant item positions of held-out rows ``X``."""
+        self._check_fitted()
+        spec = self.feature_spec_
+        if isinstance(X, Interactions):
+            users, items = X.user_codes, X.item_codes
+        elif isinstance(X, pd.DataFrame):
+            users = spec.encode_users(_col(X, spec.user_col), handle_unknown="oov")
+            items = spec.encode_items(_col(X, spec.item_col), handle_unknown="oov")
+        else:
+            raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
+        uniq, inverse = np.unique(users, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.cumsum(np.bincount(inverse, minlength=uniq.size))[:-1]
+        # unseen test items (code 1) become -2: never recommended, never padding (-1)
+        positions = np.where(items >= N_RESERVED, items - N_RESERVED, -2)
+        targets = np.split(positions[order], bounds)
+        return uniq, targets
+
+    def rank_test(self, X, k: int):
+        """Rank held-out rows ``X``: (relevant positions per user, top-k positions).
+
+        Each user of ``X`` is embedded from its fit-time history, whose items are
+        excluded; ``-1`` marks padding and test items unseen during fit (a miss).
+        """
+        users, targets = self._test_targets(X)
+        query = query_from_codes(self.feature_spec_, self.history_, users)
+        pos, _ = self._recommend_positions(query, check_k(k))
+        return targets, pos
+
+    def score(self, X, y=None) -> float:
+        """Mean NDCG@``k`` of the held-out interactions ``X`` (full-catalogue ranking).
+
+        Parameters
+        ----------
+        X : DataFrame or Interactions
+            Held-out interactions of (mostly) known users, e.g. the test rows of
+            :class:`~skmatch.model_selection.LeaveLastOut`.
+        y : None
+            Ignored.
+        """
+        from skmatch.metrics import ndcg_at_k
+
+        targets, pos = self.rank_test(X, self.k)
+        return ndcg_at_k(targets, pos, self.k)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def _col(X: pd.DataFrame, name: str) -> pd.Series:
+    if name not in X.columns:
+        from skmatch.exceptions import DataError
+
+        raise DataError(
+            f"X lacks the column {name!r}; it has {format_values(list(X.columns), 10)}."
+        )
+    return X[name]
+
+
+def _seed_or_zero(random_state) -> int:
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return 0

@@ -1,0 +1,249 @@
+"""The contract every estimator keeps, run over all of them (Popularity included)."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from skmatch import FeatureSpec
+from skmatch.exceptions import DataError, NotFittedError, UnknownIdError
+from skmatch.metrics import evaluate
+from skmatch.model_selection import leave_last_out_split
+from skmatch.models import DSSM, FaceBookDSSM, Popularity, YoutubeDNN, YoutubeSBC
+
+FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device="cpu")
+NEURAL = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC]
+
+
+def make(cls, **kwargs):
+    if cls is Popularity:
+        return Popularity(**kwargs)
+    return cls(**{**FAST, **kwargs})
+
+
+ALL = [Popularity, *NEURAL]
+ids = [c.__name__ for c in ALL]
+
+
+@pytest.fixture(scope="module")
+def split(synthetic):
+    return leave_last_out_split(synthetic)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    train, _ = split
+    return {cls: make(cls).fit(train) for cls in ALL}
+
+
+def _fitted_attrs(est):
+    return [k for k in vars(est) if k.endswith("_") and not k.startswith("__")]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_clone_params_and_no_fitted_attrs_before_fit(cls, fitted):
+    est = make(cls)
+    assert _fitted_attrs(est) == []
+    params = est.get_params()
+    est.set_params(**params)
+    assert clone(est).get_params() == params
+    fresh = clone(fitted[cls])
+    assert _fitted_attrs(fresh) == []
+    assert fresh.get_params() == fitted[cls].get_params()
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_fit_returns_self_and_unfitted_errors(cls, split):
+    train, test = split
+    est = make(cls)
+    for call in (
+        lambda: est.recommend(["u1"]),
+        lambda: est.transform_users(["u1"]),
+        lambda: est.transform_items(),
+        lambda: est.similar_items(["i1"]),
+        lambda: est.score(test),
+        lambda: est.predict(["u1"]),
+    ):
+        with pytest.raises(NotFittedError):
+            call()
+    assert est.fit(train) is est
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_pickle_and_joblib_round_trips_are_identical(cls, fitted, tmp_path):
+    est = fitted[cls]
+    users = ["u0", "u5", "u17"]
+    ids_, scores = est.recommend(users, k=10)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.recommend(users, k=10)[0], ids_)
+    np.testing.assert_array_equal(again.recommend(users, k=10)[1], scores)
+    joblib.dump(est, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.recommend(users, k=10)[0], ids_)
+    np.testing.assert_array_equal(loaded.transform_users(users), est.transform_users(users))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_same_seed_same_recommendations(cls, split, fitted):
+    train, _ = split
+    again = make(cls).fit(train)
+    users = ["u0", "u3", "u9"]
+    np.testing.assert_array_equal(again.recommend(users)[0], fitted[cls].recommend(users)[0])
+    np.testing.assert_array_equal(again.transform_items(), fitted[cls].transform_items())
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_batched_equals_one_by_one_and_scores_sorted(cls, fitted):
+    est = fitted[cls]
+    users = [f"u{i}" for i in range(0, 60, 3)]
+    ids_, scores = est.recommend(users, k=15)
+    assert ids_.shape == scores.shape == (len(users), 15)
+    assert scores.dtype == np.float32
+    assert (np.diff(scores, axis=1) <= 0).all()
+    for row, user in enumerate(users):
+        one_ids, one_scores = est.recommend([user], k=15)
+        np.testing.assert_array_equal(one_ids[0], ids_[row])
+        np.testing.assert_array_equal(one_scores[0], scores[row])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_recommend_returns_raw_ids_and_never_seen_items(cls, fitted, split):
+    train, _ = split
+    est = fitted[cls]
+    users = train["user_id"].unique()[:40]
+    ids_ = est.recommend(users, k=20, return_scores=False)
+    seen = train.groupby("user_id")["item_id"].apply(set)
+    for user, row in zip(users, ids_, strict=True):
+        assert set(row).isdisjoint(seen[user])
+        assert all(isinstance(i, str) for i in row)
+    # exclude / candidates
+    banned = ids_[:, 0]
+    again = est.recommend(users, k=20, exclude=banned, return_scores=False)
+    assert not np.isin(again, banned).any()
+    cands = train["item_id"].unique()[:30]
+    within = est.recommend(users[:5], k=5, candidates=cands, filter_seen=False)[0]
+    assert np.isin(within, cands).all()
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_k_larger_than_catalogue_is_padded(cls, fitted):
+    est = fitted[cls]
+    n = est.n_items_
+    ids_, scores = est.recommend(["u0"], k=n + 5)
+    assert ids_.shape == (1, n + 5)
+    assert ids_[0, -1] is None and scores[0, -1] == -np.inf
+    n_seen = est.history_.lengths(est.feature_spec_.encode_users(["u0"]))[0]
+    n_unique_seen = len(set(est.history_.take(est.feature_spec_.encode_users(["u0"])).items))
+    assert n_seen >= n_unique_seen
+    assert (scores[0] > -np.inf).sum() == n - n_unique_seen
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_bad_input_errors(cls, fitted, split):
+    train, _ = split
+    est = fitted[cls]
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        est.recommend(["u0"], k=0)
+    with pytest.raises(TypeError, match="k must be"):
+        est.recommend(["u0"], k=2.5)
+    with pytest.raises(TypeError, match="DataFrame"):
+        make(cls).fit(train.to_numpy())
+    with pytest.raises(DataError, match="empty"):
+        make(cls).fit(train.iloc[:0])
+    with pytest.raises(DataError, match="'item_id'"):
+        make(cls).fit(train.drop(columns="item_id"))
+    bad = train.copy()
+    bad.loc[bad.index[:3], "user_id"] = None
+    with pytest.raises(DataError, match=r"'user_id' has 3 missing"):
+        make(cls).fit(bad)
+    strict = make(cls, feature_spec=FeatureSpec(handle_unknown="error")).fit(train)
+    with pytest.raises(UnknownIdError, match=r"'user_id'.*'nobody'"):
+        strict.recommend(["u0", "nobody"])
+    with pytest.raises(TypeError, match="users must be an array-like"):
+        est.recommend("u0")
+    with pytest.raises(UnknownIdError, match="items"):
+        est.similar_items(["not-an-item"])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_new_users_from_history_frame(cls, fitted, split):
+    train, _ = split
+    est = fitted[cls]
+    hist = train[train["user_id"] == "u7"].assign(user_id="brand-new")
+    new_ids, new_scores = est.recommend(hist, k=10)
+    old_ids, old_scores = est.recommend(["u7"], k=10)
+    np.testing.assert_array_equal(new_ids, old_ids)
+    np.testing.assert_allclose(new_scores, old_scores, rtol=1e-6)
+    assert est.transform_users(hist).shape[0] == 1
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_similar_items_and_transform_items(cls, fitted):
+    est = fitted[cls]
+    items = est.feature_spec_.inverse_transform_items(np.arange(2, 7))
+    sim, _scores = est.similar_items(items, k=5)
+    assert sim.shape == (5, 5)
+    assert not (sim == items[:, None]).any()
+    assert est.transform_items().shape[0] == est.n_items_
+    assert est.transform_items(items[:2]).shape[0] == 2
+
+
+@pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
+@pytest.mark.parametrize("mode", ["pointwise", "pairwise", "listwise"])
+def test_all_modes_train(cls, mode, split):
+    train, _ = split
+    negatives = "in_batch" if cls is YoutubeSBC else "mixed"
+    est = make(cls, mode=mode, negatives=negatives, n_epochs=3).fit(train)
+    assert len(est.loss_curve_) == 3 and np.isfinite(est.loss_curve_).all()
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+@pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
+def test_learns_better_than_popularity(cls, split, fitted):
+    train, test = split
+    base = evaluate(fitted[Popularity], test, k=10)["ndcg@10"]
+    est = make(cls, embed_dim=32, n_epochs=8).fit(train)
+    ours = evaluate(est, test, k=10)["ndcg@10"]
+    assert ours >= 1.5 * base, (ours, base)
+
+
+def test_predict_and_transform_shapes(fitted, split):
+    _train, test = split
+    est = fitted[DSSM]
+    assert est.transform(["u0", "u1"]).shape == (2, 16)
+    assert est.predict(test.head(5)).shape[1] == est.k
+    assert isinstance(est.score(test), float)
+
+
+def test_unknown_params_and_aliases():
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        DSSM(n_epocs=3)
+    assert DSSM(n_epoch=7).n_epochs == 7
+    with pytest.raises(TypeError, match="either"):
+        DSSM(n_epoch=7, n_epochs=3)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(mode="nope"),
+        dict(negatives="x"),
+        dict(embed_dim=0),
+        dict(temperature=0),
+        dict(batch_size=1),
+        dict(device="tpu"),
+    ],
+)
+def test_bad_params_raise_on_fit(bad, split):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        make(DSSM, **bad).fit(split[0])
+
+
+def test_frame_must_be_interactions_not_other_types(split):
+    with pytest.raises(TypeError):
+        make(DSSM).fit(pd.Series([1, 2, 3]))

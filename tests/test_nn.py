@@ -1,0 +1,67 @@
+"""Losses, the negative sampler and the interest merge."""
+
+import numpy as np
+import pytest
+import torch
+
+from skmatch.models._merge import merge_interests
+from skmatch.nn.losses import listwise_loss, pairwise_loss, pointwise_loss
+from skmatch.nn.sampling import NegativeSampler
+
+
+def test_listwise_loss_matches_cross_entropy_and_masks():
+    pos = torch.tensor([2.0, 0.5])
+    neg = torch.tensor([[1.0, 3.0], [0.0, -1.0]])
+    valid = torch.tensor([[True, False], [True, True]])
+    got = listwise_loss(pos, neg, valid)
+    row0 = -torch.log_softmax(torch.tensor([2.0, 1.0]), 0)[0]
+    row1 = -torch.log_softmax(torch.tensor([0.5, 0.0, -1.0]), 0)[0]
+    assert got.item() == pytest.approx(((row0 + row1) / 2).item(), rel=1e-6)
+
+
+def test_pairwise_and_pointwise_by_hand():
+    pos = torch.tensor([1.0])
+    neg = torch.tensor([[0.0, 5.0]])
+    valid = torch.tensor([[True, False]])
+    bpr = pairwise_loss(pos, neg, valid)
+    assert bpr.item() == pytest.approx(-np.log(1 / (1 + np.exp(-1.0))), rel=1e-6)
+    bce = pointwise_loss(pos, neg, valid)
+    expected = np.log1p(np.exp(-1.0)) + np.log1p(np.exp(0.0))
+    assert bce.item() == pytest.approx(expected, rel=1e-6)
+    weighted = pairwise_loss(
+        torch.tensor([1.0, 0.0]), torch.zeros(2, 1), torch.ones(2, 1, dtype=bool),
+        weight=torch.tensor([1.0, 0.0]),
+    )
+    assert weighted.item() == pytest.approx(bpr.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "popularity"])
+def test_sampler_never_returns_the_positive_and_is_seeded(kind):
+    counts = np.array([0, 0, 100, 1, 1, 50])
+    sampler = NegativeSampler(counts, kind)
+    pos = np.array([2, 5, 3, 2])
+    a = sampler.sample(np.random.default_rng(0), pos, 200)
+    b = sampler.sample(np.random.default_rng(0), pos, 200)
+    np.testing.assert_array_equal(a, b)
+    assert (a != pos[:, None]).all()
+    assert a.min() >= 2 and a.max() <= 5
+    if kind == "popularity":
+        draws = sampler._draw(np.random.default_rng(1), 20_000)
+        share = np.bincount(draws, minlength=6)[2:] / draws.size
+        np.testing.assert_allclose(share, sampler.prob, atol=0.02)
+        assert sampler.prob[0] > sampler.prob[1]
+
+
+def test_sampler_needs_two_items():
+    with pytest.raises(ValueError, match="at least 2"):
+        NegativeSampler(np.array([0, 0, 5]), "uniform")
+
+
+def test_merge_interests_dedupes_and_keeps_best_score():
+    pos = np.array([[5, 3, 7, 3, 9, -1]])
+    scores = np.array([[0.9, 0.8, 0.1, 0.95, 0.8, -np.inf]], dtype=np.float32)
+    out_p, out_s = merge_interests(pos, scores, 4)
+    np.testing.assert_array_equal(out_p, [[3, 5, 9, 7]])
+    np.testing.assert_allclose(out_s, [[0.95, 0.9, 0.8, 0.1]])
+    out_p, out_s = merge_interests(pos, scores, 6)
+    assert out_p[0, -1] == -1 and out_s[0, -1] == -np.inf

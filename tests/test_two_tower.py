@@ -1,0 +1,99 @@
+"""The training engine and the two-tower family beyond the common contract."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skmatch import FeatureSpec
+from skmatch.metrics import evaluate
+from skmatch.model_selection import LeaveLastOut, leave_last_out_split
+from skmatch.models import DSSM, Popularity, YoutubeDNN, YoutubeSBC
+
+FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def split(synthetic):
+    return leave_last_out_split(synthetic)
+
+
+def test_global_rng_untouched(split):
+    torch.manual_seed(123)
+    np.random.seed(5)
+    before_t, before_np = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(5)
+    DSSM(**FAST).fit(split[0])
+    assert torch.rand(1) == before_t and np.random.rand() == before_np
+
+
+def test_different_seeds_differ(split):
+    a = DSSM(**FAST).fit(split[0]).transform_items()
+    b = DSSM(**{**FAST, "random_state": 1}).fit(split[0]).transform_items()
+    assert not np.allclose(a, b)
+
+
+def test_early_stopping_restores_best_and_records_scores(split):
+    model = YoutubeDNN(**{**FAST, "n_epochs": 6, "early_stopping": True, "n_iter_no_change": 2})
+    model.fit(split[0])
+    assert len(model.validation_scores_) == model.n_iter_ == len(model.loss_curve_)
+    assert model.best_epoch_ == int(np.argmax(model.validation_scores_)) + 1
+
+
+def test_nan_loss_stops_with_a_clear_error(split):
+    model = YoutubeDNN(**{**FAST, "learning_rate": 1e30, "temperature": 1e-30})
+    with pytest.raises(FloatingPointError, match=r"epoch 1.*learning_rate"):
+        model.fit(split[0])
+
+
+@pytest.mark.parametrize("negatives", ["in_batch", "uniform", "popularity", "mixed", "hard"])
+def test_every_negative_source_trains(negatives, split):
+    model = DSSM(**{**FAST, "negatives": negatives, "n_negatives": 8, "n_epochs": 3})
+    model.fit(split[0])
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_side_features_are_used(split):
+    train = split[0]
+    spec = FeatureSpec(user_features=["segment"], item_features=["category"])
+    model = DSSM(**{**FAST, "feature_spec": spec}).fit(train)
+    assert set(model.module_.items.features) == {"category"}
+    assert set(model.module_.user_features.features) == {"segment"}
+    # the item tower reads the category: items of one category end up closer together
+    vecs = model.transform_items()
+    cats = model.feature_spec_.item_table_["category"][2:]
+    same = (cats[:, None] == cats[None, :]) & ~np.eye(len(cats), dtype=bool)
+    sims = vecs @ vecs.T
+    assert sims[same].mean() > sims[~same & ~np.eye(len(cats), dtype=bool)].mean()
+
+
+def test_sbc_streaming_frequency_tracks_popularity(split):
+    model = YoutubeSBC(**{**FAST, "batch_size": 100, "n_epochs": 3}).fit(split[0])
+    counts = np.bincount(model.feature_spec_.encode_items(split[0]["item_id"]))
+    gap = model._freq_gap
+    popular, rare = np.argmax(counts), np.argmin(np.where(counts > 0, counts, 10**9))
+    assert gap[popular] < gap[rare]  # popular items recur in fewer steps
+
+
+def test_lr_schedule_and_clipping_run(split):
+    model = DSSM(**{**FAST, "lr_schedule": "cosine", "clip_grad_norm": 1.0}).fit(split[0])
+    assert np.isfinite(model.loss_curve_).all()
+
+
+@pytest.mark.slow
+def test_dssm_pipeline_gridsearch_on_ml100k(ml100k):
+    train, test = leave_last_out_split(ml100k)
+    pipe = make_pipeline(
+        FeatureSpec(user_features=["gender", "age", "occupation"], item_features=["genres"]),
+        DSSM(n_epochs=2, batch_size=512, random_state=0),
+    )
+    grid = {"dssm__embed_dim": [16, 32], "dssm__temperature": [0.05, 0.2]}
+    search = GridSearchCV(pipe, grid, cv=LeaveLastOut()).fit(train)
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_estimator_
+    assert best[-1].feature_spec_.feature_kinds_["genres"] == "multi"
+    base = evaluate(Popularity().fit(train), test)["ndcg@10"]
+    assert evaluate(best, test)["ndcg@10"] > base
