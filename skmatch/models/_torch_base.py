@@ -383,6 +383,26 @@ class TorchMatcher(BaseMatcher):
     def _item_vectors(self) -> np.ndarray:
         return self.item_vectors_
 
+    # ------------------------------------------------------------------ persistence
+    _FITTED_LISTS = ("loss_curve_", "validation_scores_")
+
+    def _state(self):
+        meta = {name: list(map(float, getattr(self, name))) for name in self._FITTED_LISTS}
+        meta["n_iter_"] = self.n_iter_
+        arrays = {"item_vectors": self.item_vectors_}
+        return meta, arrays, self.module_.state_dict()
+
+    def _restore(self, meta, arrays, module_state) -> None:
+        for name in self._FITTED_LISTS:
+            setattr(self, name, meta[name])
+        self.n_iter_ = meta["n_iter_"]
+        self.item_vectors_ = arrays["item_vectors"]
+        with torch.random.fork_rng(devices=[]):
+            module = self._build_module()
+        module.load_state_dict(module_state)
+        self.module_ = module.eval()
+        self.device_ = torch.device("cpu")
+
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)

@@ -320,6 +320,32 @@ class BaseMatcher(BaseEstimator):
         targets, pos = self.rank_test(X, self.k)
         return ndcg_at_k(targets, pos, self.k)
 
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Save the fitted model to ``path`` without pickle.
+
+        One file of tensors, strings and numbers, read back by :meth:`load` with
+        ``torch.load(weights_only=True)``: loading it cannot execute code. Ids and
+        categories must be ints, floats, bools or strings.
+        """
+        from skmatch.models._persist import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save` (never unpickles; always on CPU)."""
+        from skmatch.models._persist import load_model
+
+        return load_model(path, expected=cls)
+
+    def _state(self):
+        """(JSON-able dict, dict of arrays, torch state dict or None) of the fitted model."""
+        return {}, {}, None
+
+    def _restore(self, meta: dict, arrays: dict, module_state) -> None:
+        """Inverse of :meth:`_state`."""
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False

@@ -60,3 +60,9 @@ class Popularity(BaseMatcher):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_counts_[:, None]
+
+    def _state(self):
+        return {}, {"item_counts": self.item_counts_}, None
+
+    def _restore(self, meta, arrays, module_state) -> None:
+        self.item_counts_ = arrays["item_counts"]
