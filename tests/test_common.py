@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import joblib
@@ -16,7 +17,9 @@ from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import DSSM, FaceBookDSSM, Popularity, YoutubeDNN, YoutubeSBC
 
-FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device="cpu")
+# SKMATCH_TEST_DEVICE=cuda runs the suite on a GPU (CI has none)
+DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
+FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device=DEVICE)
 NEURAL = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC]
 
 

@@ -1,5 +1,7 @@
 """The training engine and the two-tower family beyond the common contract."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,9 @@ from skmatch.metrics import evaluate
 from skmatch.model_selection import LeaveLastOut, leave_last_out_split
 from skmatch.models import DSSM, Popularity, YoutubeDNN, YoutubeSBC
 
-FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device="cpu")
+# SKMATCH_TEST_DEVICE=cuda runs the suite on a GPU (CI has none)
+DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
+FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device=DEVICE)
 
 
 @pytest.fixture(scope="module")
