@@ -5,17 +5,25 @@ __version__ = "0.1.0.dev0"
 from skmatch.features import FeatureSpec
 from skmatch.models import (
     DSSM,
+    NARM,
+    STAMP,
     FaceBookDSSM,
+    GRU4Rec,
     Popularity,
+    SASRec,
     YoutubeDNN,
     YoutubeSBC,
 )
 
 __all__ = [
     "DSSM",
+    "NARM",
+    "STAMP",
     "FaceBookDSSM",
     "FeatureSpec",
+    "GRU4Rec",
     "Popularity",
+    "SASRec",
     "YoutubeDNN",
     "YoutubeSBC",
     "__version__",

@@ -3,13 +3,18 @@
 from skmatch.models._torch_base import TorchMatcher
 from skmatch.models.base import BaseMatcher
 from skmatch.models.popularity import Popularity
+from skmatch.models.sequential import NARM, STAMP, GRU4Rec, SASRec
 from skmatch.models.two_tower import DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC
 
 __all__ = [
     "DSSM",
+    "NARM",
+    "STAMP",
     "BaseMatcher",
     "FaceBookDSSM",
+    "GRU4Rec",
     "Popularity",
+    "SASRec",
     "TorchMatcher",
     "YoutubeDNN",
     "YoutubeSBC",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 MODES = ("pointwise", "pairwise", "listwise")
-NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard")
+NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard", "all")
 SCHEDULES = (None, "cosine", "linear")
 
 

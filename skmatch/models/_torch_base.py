@@ -8,7 +8,9 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from skmatch.features._history import UserHistory, gather_windows
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
@@ -131,6 +133,31 @@ class TorchMatcher(BaseMatcher):
         return {k: v.to(device) for k, v in batch.items()}
 
     # ------------------------------------------------------------------ training
+    def _windowed(self) -> bool:
+        """Whether training runs on whole history windows, every position at once."""
+        return False
+
+    def _training_plan(self, inter, rows):
+        """Units to shuffle and the function that turns a slice of them into a batch."""
+        if not self._windowed():
+            return rows, lambda units, device: self._rows_batch(inter, units, device)
+        user, end = _windows(inter.history, self.feature_spec_.max_seq_len)
+        return np.arange(user.size), lambda units, device: self._windows_batch(
+            inter, user[units], end[units], device
+        )
+
+    def _windows_batch(self, inter, users, ends, device) -> dict:
+        """Inputs ``[W, L]`` and next-item targets ``[W, L]`` (0 where none), left-padded."""
+        hist, length = inter.history, self.feature_spec_.max_seq_len
+        start = hist.indptr[users]
+        batch = {
+            "hist": torch.from_numpy(gather_windows(hist.items, start, ends - 1, length)),
+            "targets": torch.from_numpy(gather_windows(hist.items, start + 1, ends, length)),
+        }
+        for name, table in self.feature_spec_.user_table_.items():
+            batch[f"user:{name}"] = torch.from_numpy(table[users])
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
     def _training_rows(self, inter) -> np.ndarray:
         if inter.labels is None or self.mode == "pointwise":
             return np.arange(len(inter))
@@ -145,9 +172,11 @@ class TorchMatcher(BaseMatcher):
         if self.early_stopping:
             inter, val = self._split_validation(inter)
         rows = self._training_rows(inter)
-        positive = rows if inter.labels is None else rows[inter.labels[rows] > 0]
+        positive = (
+            np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
+        )
         counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
-        self._setup_sampling(counts)
+        self._setup_sampling(counts, device)
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
@@ -177,11 +206,10 @@ class TorchMatcher(BaseMatcher):
         targets = [np.array([c - N_RESERVED]) for c in inter.item_codes[held]]
         return train, (val_users, targets)
 
-    def _setup_sampling(self, counts: np.ndarray) -> None:
-        self._item_log_freq = None
+    def _setup_sampling(self, counts: np.ndarray, device) -> None:
         total = counts[N_RESERVED:].sum()
         freq = (counts + 1.0) / (total + counts.size)
-        self._item_log_freq = torch.from_numpy(np.log(freq).astype(np.float32))
+        self._item_log_freq = torch.from_numpy(np.log(freq).astype(np.float32)).to(device)
         kind = {"uniform": "uniform", "mixed": "uniform", "popularity": "popularity"}.get(
             self.negatives
         )
@@ -205,8 +233,14 @@ class TorchMatcher(BaseMatcher):
         )
 
     def _train(self, module, inter, rows, val, rng, device) -> None:
+        units, make_batch = self._training_plan(inter, rows)
+        if units.size == 0:
+            raise ValueError(
+                f"{type(self).__name__} found nothing to train on: no user has an interaction "
+                "after a first one. Each user needs at least 2 interactions."
+            )
         optimizer = self._make_optimizer(module)
-        steps_per_epoch = math.ceil(rows.size / self.batch_size)
+        steps_per_epoch = math.ceil(units.size / self.batch_size)
         scheduler = self._make_scheduler(optimizer, steps_per_epoch * self.n_epochs)
         amp = (
             torch.autocast("cuda", dtype=torch.bfloat16)
@@ -217,10 +251,10 @@ class TorchMatcher(BaseMatcher):
         self.n_iter_ = 0
         for epoch in range(self.n_epochs):
             module.train()
-            order = rng.permutation(rows)
+            order = rng.permutation(units)
             total = torch.zeros((), device=device)
             for start in self._progress(range(0, order.size, self.batch_size), epoch):
-                batch = self._rows_batch(inter, order[start : start + self.batch_size], device)
+                batch = make_batch(order[start : start + self.batch_size], device)
                 with amp:
                     loss = self._batch_loss(module, batch, rng)
                 optimizer.zero_grad(set_to_none=True)
@@ -287,14 +321,18 @@ class TorchMatcher(BaseMatcher):
         return float(ndcg_at_k(targets, pos, self.k))
 
     # ------------------------------------------------------------------ the loss
-    def _candidate_logits(self, module, batch, user, pos_vec, rng):
+    def _candidate_logits(self, module, pos, user, pos_vec, rng):
         """Negatives of every row: logits ``[B, N]``, validity mask, log-probabilities.
 
         The log-probability of a candidate is that of being drawn as a negative: its
         training frequency for in-batch candidates, the sampler's for sampled ones.
         """
-        pos = batch["pos"]
         parts = []
+        if self.negatives == "all":  # full softmax over the catalogue
+            codes = torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
+            parts.append(
+                (codes, module.item_forward(codes), torch.zeros(codes.shape, device=pos.device))
+            )
         if self.negatives in ("in_batch", "mixed", "hard"):
             parts.append((pos, pos_vec, self._log_q(pos)))
         if self.negatives in ("uniform", "popularity", "mixed"):
@@ -328,16 +366,30 @@ class TorchMatcher(BaseMatcher):
 
     def _log_q(self, codes: torch.Tensor) -> torch.Tensor:
         """Log-frequency of items, used by ``logq_correction``."""
-        return self._item_log_freq.to(codes.device)[codes]
+        return self._item_log_freq[codes]
 
     def _train_user(self, module, user, pos_vec):
         """The user vector used against a row's candidates (label-aware for multi-interest)."""
         return user
 
     def _batch_loss(self, module, batch, rng) -> torch.Tensor:
+        batch = _trim_padding(batch)
+        if "targets" in batch:  # a window: every position predicts the next item
+            states = module.sequence_forward(batch)  # [W, L, D]
+            valid = batch["targets"] > 0  # [W, L]
+            return self._loss(module, states[valid], batch["targets"][valid], batch, rng)
         user = module.user_forward(batch)  # [B, D] or [B, M, D]
-        pos_vec = module.item_forward(batch["pos"])  # [B, D]
+        return self._loss(module, user, batch["pos"], batch, rng)
+
+    def _loss(self, module, user, pos, batch, rng) -> torch.Tensor:
+        pos_vec = module.item_forward(pos)  # [B, D]
         user = self._train_user(module, user, pos_vec)  # [B, D]
+        if self.negatives == "all" and self.mode == "listwise" and "weight" not in batch:
+            # full softmax over the catalogue: plain cross-entropy
+            codes = torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
+            logits = self._score(user, module.item_forward(codes)) / self.temperature
+            loss = F.cross_entropy(logits, pos - N_RESERVED)
+            return loss + self._l2(user, pos_vec)
         pos_logit = (user * pos_vec).sum(-1) / self.temperature
         weight = batch.get("weight")
         if self.mode == "pointwise" and "label" in batch:
@@ -345,17 +397,18 @@ class TorchMatcher(BaseMatcher):
                 pos_logit, pos_logit[:, :0], None, weight, labels=batch["label"]
             )
         else:
-            neg_logit, valid, log_q = self._candidate_logits(module, batch, user, pos_vec, rng)
+            neg_logit, valid, log_q = self._candidate_logits(module, pos, user, pos_vec, rng)
             neg_logit = neg_logit / self.temperature
-            if self.logq_correction:
-                pos_logit = pos_logit - self._pos_log_q(batch["pos"])
+            if self.logq_correction and self.negatives != "all":
+                pos_logit = pos_logit - self._pos_log_q(pos)
                 neg_logit = neg_logit - log_q
             loss = LOSSES[self.mode](pos_logit, neg_logit, valid, weight)
-        if self.embedding_l2 > 0:
-            loss = loss + self.embedding_l2 * (
-                user.pow(2).sum(-1).mean() + pos_vec.pow(2).sum(-1).mean()
-            )
-        return loss
+        return loss + self._l2(user, pos_vec)
+
+    def _l2(self, user, pos_vec):
+        if self.embedding_l2 == 0:
+            return 0.0
+        return self.embedding_l2 * (user.pow(2).sum(-1).mean() + pos_vec.pow(2).sum(-1).mean())
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -424,3 +477,36 @@ class TorchMatcher(BaseMatcher):
             module.load_state_dict(module_state)
             module.eval()
             self.module_ = module
+
+
+def _windows(history: UserHistory, length: int):
+    """Cut every user's sequence into windows whose targets cover positions 1..n-1 once.
+
+    Returns the user of each window and the (exclusive) end of its targets in
+    ``history.items``: window ``w`` predicts ``items[end - length : end]`` from the item
+    before each, so consecutive windows of a user never share a target.
+    """
+    n = np.diff(history.indptr)
+    per_user = np.where(n >= 2, -(-(n - 1) // length), 0)  # ceil((n - 1) / length)
+    user = np.repeat(np.arange(n.size), per_user)
+    first = np.cumsum(per_user) - per_user
+    k = np.arange(user.size) - np.repeat(first, per_user)  # 0 = most recent window
+    end = history.indptr[user + 1] - k * length
+    return user, end
+
+
+def _trim_padding(batch: dict) -> dict:
+    """Drop the leading columns that are padding in every row (training only).
+
+    Histories are left-padded and positions right-aligned, so the result is unchanged
+    while short-history batches (most of them on sparse data) cost far less.
+    """
+    hist = batch["hist"]
+    used = (hist != 0).any(0)
+    if used.all() or not used.any():
+        return batch
+    first = int(used.nonzero()[0, 0])
+    batch = dict(batch, hist=hist[:, first:])
+    if "targets" in batch:
+        batch["targets"] = batch["targets"][:, first:]
+    return batch

@@ -186,9 +186,7 @@ class YoutubeSBC(_TwoTower):
     {_ATTRS_DOC}
     """
 
-    __init__ = make_init(
-        hidden_dims=(128,), dropout=0.0, temperature=0.05, freq_alpha=0.01
-    )
+    __init__ = make_init(hidden_dims=(128,), dropout=0.0, temperature=0.05, freq_alpha=0.01)
 
     def _allowed_negatives(self):
         return ("in_batch",)
@@ -199,8 +197,8 @@ class YoutubeSBC(_TwoTower):
         if self.freq_alpha > 1:
             raise ValueError(f"freq_alpha must be in (0, 1], got {self.freq_alpha}.")
 
-    def _setup_sampling(self, counts: np.ndarray) -> None:
-        super()._setup_sampling(counts)
+    def _setup_sampling(self, counts: np.ndarray, device) -> None:
+        super()._setup_sampling(counts, device)
         n_rows = max(int(counts[N_RESERVED:].sum()), 1)
         steps = max(n_rows // self.batch_size, 1)
         # before any evidence an item is assumed seen once per epoch

@@ -1,0 +1,107 @@
+"""Torch modules of the sequential family: GRU4Rec, NARM, SASRec, STAMP.
+
+Every module embeds items with one table (the item tower), reads left-padded histories
+``batch["hist"]`` ``[B, L]`` (0 = padding) and returns ``user_forward(batch) -> [B, D]``;
+the causal ones also give ``sequence_forward(batch) -> [B, L, D]`` (a state per position).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from skmatch.nn.embedding import masked_mean
+from skmatch.nn.sequence import CausalSelfAttention, PackedGRU
+
+
+class _ItemTable(nn.Module):
+    def __init__(self, n_item_codes: int, dim: int, std: float = 0.05) -> None:
+        super().__init__()
+        self.items = nn.Embedding(n_item_codes, dim, padding_idx=0)
+        nn.init.normal_(self.items.weight, std=std)
+        with torch.no_grad():
+            self.items.weight[0].zero_()
+
+    def item_forward(self, codes: torch.Tensor) -> torch.Tensor:  # [N] -> [N, D]
+        return self.items(codes)
+
+
+class GRU4RecModule(_ItemTable):
+    """GRU over the history (Hidasi et al. 2016; Tan et al. 2016), projected to ``dim``."""
+
+    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout) -> None:
+        super().__init__(n_item_codes, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.gru = PackedGRU(dim, hidden_size, n_layers, dropout)
+        self.out = nn.Linear(hidden_size, dim)
+
+    def sequence_forward(self, batch: dict) -> torch.Tensor:
+        hist = batch["hist"]  # [B, L]
+        out, _ = self.gru(self.dropout(self.items(hist)), hist > 0)  # [B, L, H]
+        return self.out(out)  # [B, L, D]
+
+    def user_forward(self, batch: dict) -> torch.Tensor:
+        hist = batch["hist"]
+        _, last = self.gru(self.dropout(self.items(hist)), hist > 0)  # [B, H]
+        return self.out(last)
+
+
+class SASRecModule(_ItemTable):
+    """Causal self-attention over the history (Kang & McAuley 2018)."""
+
+    def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len) -> None:
+        super().__init__(n_item_codes, dim)
+        self.encoder = CausalSelfAttention(dim, n_heads, n_layers, dropout, max_len)
+
+    def sequence_forward(self, batch: dict) -> torch.Tensor:
+        hist = batch["hist"]
+        return self.encoder(self.items(hist), hist > 0)  # [B, L, D]
+
+    def user_forward(self, batch: dict) -> torch.Tensor:
+        return self.sequence_forward(batch)[:, -1]  # the most recent position
+
+
+class NARMModule(_ItemTable):
+    """Neural attentive session model (Li et al. 2017): global GRU state + attention."""
+
+    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout, output_dropout):
+        super().__init__(n_item_codes, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.gru = PackedGRU(dim, hidden_size, n_layers)
+        self.a1 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.a2 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.v = nn.Linear(hidden_size, 1, bias=False)
+        self.out_dropout = nn.Dropout(output_dropout)
+        self.bilinear = nn.Linear(2 * hidden_size, dim, bias=False)
+
+    def user_forward(self, batch: dict) -> torch.Tensor:
+        hist = batch["hist"]
+        mask = hist > 0
+        out, last = self.gru(self.dropout(self.items(hist)), mask)  # [B, L, H], [B, H]
+        alpha = self.v(torch.sigmoid(self.a1(out) + self.a2(last).unsqueeze(1)))  # [B, L, 1]
+        local = (alpha * mask.unsqueeze(-1).to(alpha.dtype) * out).sum(1)  # [B, H]
+        return self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))  # [B, D]
+
+
+class STAMPModule(_ItemTable):
+    """Short-term attention/memory priority (Liu et al. 2018)."""
+
+    def __init__(self, n_item_codes, dim) -> None:
+        super().__init__(n_item_codes, dim, std=0.002)
+        self.w1 = nn.Linear(dim, dim, bias=False)
+        self.w2 = nn.Linear(dim, dim, bias=False)
+        self.w3 = nn.Linear(dim, dim, bias=True)
+        self.w0 = nn.Linear(dim, 1, bias=False)
+        self.mlp_a = nn.Linear(dim, dim)
+        self.mlp_b = nn.Linear(dim, dim)
+
+    def user_forward(self, batch: dict) -> torch.Tensor:
+        hist = batch["hist"]
+        mask = hist > 0
+        x = self.items(hist)  # [B, L, D]
+        last = x[:, -1]  # the most recent item (zeros for an empty history)
+        memory = masked_mean(x, mask)  # [B, D]
+        gate = torch.sigmoid(self.w1(x) + self.w2(last).unsqueeze(1) + self.w3(memory).unsqueeze(1))
+        alpha = self.w0(gate) * mask.unsqueeze(-1).to(x.dtype)  # [B, L, 1]
+        attended = (alpha * x).sum(1)  # [B, D]
+        return torch.tanh(self.mlp_a(attended)) * torch.tanh(self.mlp_b(last))

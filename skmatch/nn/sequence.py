@@ -1,0 +1,103 @@
+"""Sequence encoders over left-padded histories: GRU (packed) and causal self-attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def left_to_right(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Move the last ``lengths[b]`` steps of each row to the front: ``[B, L, ...]``."""
+    L = x.shape[1]
+    idx = (torch.arange(L, device=x.device).unsqueeze(0) + (L - lengths).unsqueeze(1)) % L
+    idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, idx)
+
+
+def right_to_left(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`left_to_right`."""
+    L = x.shape[1]
+    idx = (torch.arange(L, device=x.device).unsqueeze(0) - (L - lengths).unsqueeze(1)) % L
+    idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, idx)
+
+
+class PackedGRU(nn.Module):
+    """A GRU over left-padded sequences that never lets padding enter its state.
+
+    ``forward(x [B, L, D_in], mask [B, L]) -> (outputs [B, L, H], last [B, H])``; outputs
+    are left-aligned like the input and zero at padding; ``last`` is zero for empty rows.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, n_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.gru = nn.GRU(
+            in_dim, hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0
+        )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        lengths = mask.sum(1)  # [B]
+        right = left_to_right(x, lengths)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            right, lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, h_n = self.gru(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        nonempty = (lengths > 0).unsqueeze(-1).to(out.dtype)
+        out = right_to_left(out, lengths) * mask.unsqueeze(-1).to(out.dtype)
+        return out, h_n[-1] * nonempty
+
+
+class CausalSelfAttention(nn.Module):
+    """Pre-LN transformer blocks with causal, padding-aware attention (SASRec).
+
+    Parameters
+    ----------
+    dim, n_heads, n_layers : int
+    dropout : float
+    max_len : int
+        Learned positions; the most recent item is at position ``max_len - 1``.
+    """
+
+    def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int):
+        super().__init__()
+        self.positions = nn.Embedding(max_len, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.n_heads = n_heads
+        self.attn_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
+        self.qkv = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(n_layers)])
+        self.proj = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers)])
+        self.ff_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
+        self.ff = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim)
+                )
+                for _ in range(n_layers)
+            ]
+        )
+        self.final_norm = nn.LayerNorm(dim)
+        self.attn_dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, L, D = x.shape  # [B, L, D]
+        pos = torch.arange(L, device=x.device) + (self.positions.num_embeddings - L)
+        h = self.dropout(x * (D**0.5) + self.positions(pos).unsqueeze(0))
+        h = h * mask.unsqueeze(-1).to(h.dtype)
+        causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+        allowed = causal.unsqueeze(0) & mask.unsqueeze(1)  # [B, L(query), L(key)]
+        allowed = allowed | torch.eye(L, dtype=torch.bool, device=x.device)  # never empty
+        allowed = allowed.unsqueeze(1)  # [B, 1, L, L]
+        heads = self.n_heads
+        for norm, qkv, proj, ff_norm, ff in zip(
+            self.attn_norm, self.qkv, self.proj, self.ff_norm, self.ff, strict=True
+        ):
+            q, k, v = qkv(norm(h)).view(B, L, 3, heads, D // heads).permute(2, 0, 3, 1, 4)
+            att = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=allowed, dropout_p=self.attn_dropout if self.training else 0.0
+            )  # [B, H, L, D/H]
+            h = h + self.dropout(proj(att.transpose(1, 2).reshape(B, L, D)))
+            h = h + self.dropout(ff(ff_norm(h)))
+            h = h * mask.unsqueeze(-1).to(h.dtype)
+        return self.final_norm(h)
