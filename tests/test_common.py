@@ -112,6 +112,8 @@ def test_pickle_and_joblib_round_trips_are_identical(cls, fitted, tmp_path):
 
 @pytest.mark.parametrize("cls", ALL, ids=ids)
 def test_same_seed_same_recommendations(cls, split, fitted):
+    if DEVICE != "cpu":
+        pytest.skip("determinism is promised on CPU; CUDA kernels use atomic adds")
     train, _ = split
     again = make(cls).fit(train)
     users = ["u0", "u3", "u9"]
@@ -283,7 +285,10 @@ def test_save_load_without_pickle(cls, fitted, tmp_path):
     loaded = cls.load(path)
     assert type(loaded) is cls and loaded.get_params() == est.get_params()
     np.testing.assert_array_equal(loaded.recommend(users)[0], est.recommend(users)[0])
-    np.testing.assert_array_equal(loaded.recommend(users)[1], est.recommend(users)[1])
+    if DEVICE == "cpu":
+        np.testing.assert_array_equal(loaded.recommend(users)[1], est.recommend(users)[1])
+    else:  # loaded onto the CPU: scores equal to float32 rounding
+        np.testing.assert_allclose(loaded.recommend(users)[1], est.recommend(users)[1], rtol=1e-5)
     np.testing.assert_array_equal(loaded.transform_users(users), est.transform_users(users))
     # the file holds no pickled objects: a weights_only load succeeds
     import torch
