@@ -101,3 +101,17 @@ def test_dssm_pipeline_gridsearch_on_ml100k(ml100k):
     assert best[-1].feature_spec_.feature_kinds_["genres"] == "multi"
     base = evaluate(Popularity().fit(train), test)["ndcg@10"]
     assert evaluate(best, test)["ndcg@10"] > base
+
+
+def test_hnsw_index_behind_recommend_matches_exact(split):
+    train = split[0]
+    exact = DSSM(**{**FAST, "index": "exact"}).fit(train)
+    approx = DSSM(**{**FAST, "index": "hnsw", "index_params": {"ef": 64}}).fit(train)
+    assert type(approx.index_).__name__ == "HNSWIndex"
+    users = train["user_id"].unique()[:50]
+    a = exact.recommend(users, k=10, return_scores=False)
+    b = approx.recommend(users, k=10, return_scores=False)
+    overlap = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, b, strict=True)])
+    assert overlap >= 0.9
+    seen = train.groupby("user_id")["item_id"].apply(set)
+    assert all(set(r).isdisjoint(seen[u]) for u, r in zip(users, b, strict=True))
