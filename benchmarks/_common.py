@@ -10,7 +10,8 @@ import shlex
 import subprocess
 import sys
 
-RECHUB_PYTHON = "/work/.venv-rechub/bin/python"
+# the separate venv of the anchor's docstring; never a dependency of skmatch
+RECHUB_PYTHON = os.environ.get("RECHUB_PYTHON", "/work/.venv-rechub/bin/python")
 
 
 def peak_rss_mib() -> float:

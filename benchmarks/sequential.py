@@ -55,7 +55,9 @@ from _common import (
 from two_tower import _json_default, test_metrics
 
 ROOT = Path(__file__).resolve().parent
-ANCHOR = Path("/work/shared/tools/rechub_anchor.py")
+ANCHOR = Path(
+    os.environ.get("RECHUB_ANCHOR", ROOT.parents[1] / "shared" / "tools" / "rechub_anchor.py")
+)
 ALL_MODELS = ("GRU4Rec", "NARM", "SASRec", "STAMP")
 RECHUB_MODELS = {"SASRec": "sasrec", "NARM": "narm", "STAMP": "stamp", "GRU4Rec": "gru4rec_fixed"}
 DEFAULT_EPOCHS = {"GRU4Rec": 50, "SASRec": 50, "NARM": 10, "STAMP": 10}

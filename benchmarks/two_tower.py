@@ -45,7 +45,9 @@ from _common import (
 )
 
 ROOT = Path(__file__).resolve().parent
-ANCHOR = Path("/work/shared/tools/rechub_anchor.py")
+ANCHOR = Path(
+    os.environ.get("RECHUB_ANCHOR", ROOT.parents[1] / "shared" / "tools" / "rechub_anchor.py")
+)
 ALL_MODELS = ("DSSM", "FaceBookDSSM", "YoutubeDNN", "YoutubeSBC")
 USER_FEATURES = ("gender", "age", "occupation", "zip")
 RECHUB_MODELS = {"DSSM": "dssm", "YoutubeDNN": "youtubednn"}
