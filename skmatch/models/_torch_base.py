@@ -182,6 +182,7 @@ class TorchMatcher(BaseMatcher):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             module = self._build_module().to(device)
             self._train(module, inter, rows, val, rng, device)
+        del self._sampler, self._item_log_freq  # training-only state (may live on the GPU)
         module.eval()
         self.module_ = module
         self.device_ = device
@@ -460,8 +461,6 @@ class TorchMatcher(BaseMatcher):
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
         state = dict(state)
-        for key in ("_sampler", "_item_log_freq"):
-            state.pop(key, None)
         if "module_" in state:
             module = state.pop("module_")
             state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
