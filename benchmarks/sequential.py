@@ -139,9 +139,15 @@ def sasrec_positives(train2, seq_len: int) -> int:
     return int(np.minimum(np.maximum(n - 1, 0), seq_len).sum())
 
 
-def run_rechub(args, train2, out_dir: Path) -> tuple[list[dict], dict | None, str]:
-    """Run the anchor in its venv; returns (model records, MostPopular record, command)."""
-    wanted = [RECHUB_MODELS[m] for m in args.models if m in RECHUB_MODELS]
+def run_rechub(
+    args, train2, out_dir: Path, mapping: dict | None = None
+) -> tuple[list[dict], dict | None, str]:
+    """Run the anchor in its venv; returns (model records, MostPopular record, command).
+
+    ``mapping``: our model name -> the anchor's (default: the sequential models).
+    """
+    mapping = RECHUB_MODELS if mapping is None else mapping
+    wanted = [mapping[m] for m in args.models if m in mapping]
     if not wanted:
         return [], None, ""
     cmd = [
@@ -157,7 +163,7 @@ def run_rechub(args, train2, out_dir: Path) -> tuple[list[dict], dict | None, st
     print("running Torch-RecHub:", " ".join(cmd), flush=True)
     with open(out_dir / "anchor.log", "w") as log:
         subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
-    names = {v: k for k, v in RECHUB_MODELS.items()}
+    names = {v: k for k, v in mapping.items()}
     recs = []
     for m in wanted:
         r = json.loads((out_dir / f"{args.dataset}_{m}.json").read_text())

@@ -5,8 +5,12 @@ __version__ = "0.1.0.dev0"
 from skmatch.features import FeatureSpec
 from skmatch.models import (
     DSSM,
+    MIND,
     NARM,
+    SINE,
     STAMP,
+    ComirecDR,
+    ComirecSA,
     FaceBookDSSM,
     GRU4Rec,
     Popularity,
@@ -17,8 +21,12 @@ from skmatch.models import (
 
 __all__ = [
     "DSSM",
+    "MIND",
     "NARM",
+    "SINE",
     "STAMP",
+    "ComirecDR",
+    "ComirecSA",
     "FaceBookDSSM",
     "FeatureSpec",
     "GRU4Rec",

@@ -17,8 +17,12 @@ from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import (
     DSSM,
+    MIND,
     NARM,
+    SINE,
     STAMP,
+    ComirecDR,
+    ComirecSA,
     FaceBookDSSM,
     GRU4Rec,
     Popularity,
@@ -32,7 +36,8 @@ DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
 FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device=DEVICE)
 TWO_TOWER = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC]
 SEQUENTIAL = [GRU4Rec, NARM, SASRec, STAMP]
-NEURAL = TWO_TOWER + SEQUENTIAL
+MULTI_INTEREST = [MIND, ComirecDR, ComirecSA, SINE]
+NEURAL = TWO_TOWER + SEQUENTIAL + MULTI_INTEREST
 
 
 SMALL = {NARM: dict(hidden_size=16), GRU4Rec: dict(hidden_size=16)}  # keep the suite fast

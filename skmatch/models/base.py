@@ -234,17 +234,19 @@ class BaseMatcher(BaseEstimator):
             col_map = np.unique(self._item_positions(candidates, what="candidates"))
             index = ExactIndex().fit(np.asarray(self._item_vectors(), np.float32)[col_map])
             excl = excl[:, col_map]
-        if vectors.ndim == 3:
-            n_int = vectors.shape[1]
-            flat = vectors.reshape(n * n_int, -1)
-            rep = excl[np.repeat(np.arange(n), n_int)]
-            pos, scores = index.search(flat, k, exclude=rep)
-            pos, scores = merge_interests(pos.reshape(n, -1), scores.reshape(n, -1), k)
-        else:
-            pos, scores = index.search(vectors, k, exclude=excl)
+        n_int = vectors.shape[1] if vectors.ndim == 3 else 1
+        if n_int > 1:
+            excl = excl[np.repeat(np.arange(n), n_int)]
+        pos, scores = index.search(vectors.reshape(n * n_int, -1), k, exclude=excl)
         if col_map is not None:
             pos = np.where(pos >= 0, col_map[np.clip(pos, 0, None)], -1)
+        if vectors.ndim == 3:  # one list per interest, merged
+            pos, scores = self._merge_interests(pos.reshape(n, -1), scores.reshape(n, -1), k)
         return pos, scores
+
+    def _merge_interests(self, pos, scores, k):
+        """Merge the concatenated per-interest results ``[n, K * k]`` into ``[n, k]``."""
+        return merge_interests(pos, scores, k)
 
     def similar_items(self, items, k: int = 10):
         """The ``k`` items closest to each given item (the item itself excluded).

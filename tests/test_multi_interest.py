@@ -1,0 +1,256 @@
+"""Multi-interest models: interest extraction, merged retrieval, diversity, planted interests."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from skmatch import FeatureSpec
+from skmatch.datasets import make_interactions
+from skmatch.features._vocab import N_RESERVED
+from skmatch.metrics import recall_at_k
+from skmatch.model_selection import leave_last_out_split
+from skmatch.models import MIND, SINE, ComirecDR, ComirecSA, YoutubeDNN
+from skmatch.models._diversity import category_distance, diversify
+from skmatch.nn.interests import (
+    CapsuleRouting,
+    SelfAttentiveInterests,
+    label_aware_attention,
+    masked_softmax,
+    squash,
+)
+
+DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
+FAST = dict(embed_dim=16, n_epochs=3, random_state=0, device=DEVICE)
+MULTI = [MIND, ComirecDR, ComirecSA, SINE]
+names = [c.__name__ for c in MULTI]
+
+
+@pytest.fixture(scope="module")
+def split(synthetic):
+    return leave_last_out_split(synthetic)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    spec = FeatureSpec(item_features=["category"])
+    return {
+        cls: cls(feature_spec=spec, category_feature="category", **FAST).fit(split[0])
+        for cls in MULTI
+    }
+
+
+# ---------------------------------------------------------------- building blocks
+def test_squash_keeps_direction_and_bounds_norm():
+    z = torch.tensor([[3.0, 4.0], [0.03, 0.04], [0.0, 0.0]])
+    out = squash(z)
+    norms = out.norm(dim=-1)
+    np.testing.assert_allclose(norms[:2], [25 / 26, 0.0025 / 1.0025], rtol=1e-5)
+    np.testing.assert_allclose(out[0] / norms[0], z[0] / 5, rtol=1e-6)
+    assert torch.isfinite(out).all() and (out[2] == 0).all()
+
+
+def test_masked_softmax_ignores_masked_and_empty_rows():
+    scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    mask = torch.tensor([[False, True, True], [False, False, False]])
+    out = masked_softmax(scores, mask)
+    np.testing.assert_allclose(out[0], torch.softmax(torch.tensor([-1e30, 2.0, 3.0]), 0))
+    assert (out[1] == 0).all()
+
+
+def test_label_aware_attention_limits():
+    v = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]])
+    target = torch.tensor([[0.0, 2.0]])
+    np.testing.assert_allclose(label_aware_attention(v, target, 0.0), v.mean(1))
+    np.testing.assert_allclose(label_aware_attention(v, target, float("inf")), v[:, 2])
+    active = torch.tensor([[True, True, False]])  # the best interest is inactive
+    np.testing.assert_allclose(label_aware_attention(v, target, float("inf"), active), v[:, 1])
+    soft = label_aware_attention(v, target, 0.0, active)
+    np.testing.assert_allclose(soft, v[:, :2].mean(1))
+
+
+@pytest.mark.parametrize("bilinear", ["shared", "per_position"])
+@torch.no_grad()
+def test_routing_ignores_left_padding(bilinear):
+    torch.manual_seed(0)
+    routing = CapsuleRouting(8, 3, 10, 3, bilinear)
+    x = torch.randn(2, 6, 8)
+    mask = torch.tensor([[False, False, True, True, True, True], [True] * 6])
+    padded = torch.cat([torch.randn(2, 4, 8), x], 1)  # 4 more padding columns, any values
+    pmask = torch.cat([torch.zeros(2, 4, dtype=torch.bool), mask], 1)
+    np.testing.assert_allclose(routing(x, mask), routing(padded, pmask), atol=1e-6)
+    assert routing(x, mask).shape == (2, 3, 8)
+    assert (routing(x, mask).norm(dim=-1) < 1).all()  # squashed capsules
+
+
+@torch.no_grad()
+def test_self_attentive_interests_are_convex_combinations_of_the_history():
+    torch.manual_seed(0)
+    extract = SelfAttentiveInterests(4, 2, 5, 8)
+    x = torch.randn(1, 3, 4)
+    mask = torch.tensor([[False, True, True]])
+    out = extract(x, mask)
+    # weights on the two real items only: out lies in their span, not the padding's
+    basis = x[0, 1:].T  # [4, 2]
+    coef = torch.linalg.lstsq(basis, out[0].T).solution
+    np.testing.assert_allclose(basis @ coef, out[0].T, atol=1e-5)
+    np.testing.assert_allclose(coef.sum(0), [1.0, 1.0], atol=1e-5)
+
+
+# ---------------------------------------------------------------- the estimators
+@pytest.mark.parametrize("cls", MULTI, ids=names)
+def test_transform_users_has_one_vector_per_interest(cls, fitted):
+    est = fitted[cls]
+    out = est.transform_users(["u0", "u1", "u2"])
+    assert out.shape == (3, est.n_interests, 16) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("cls", MULTI, ids=names)
+def test_recommend_is_the_best_interest_score_over_unseen_items(cls, fitted, split):
+    est = fitted[cls]
+    users = ["u0", "u4", "u9"]
+    ids, scores = est.recommend(users, k=12)
+    vectors = est.transform_users(users).astype(np.float64)  # [n, K, D]
+    items = est.transform_items().astype(np.float64)
+    best = (vectors @ items.T).max(1)  # [n, n_items]
+    train = split[0]
+    for row, user in enumerate(users):
+        seen = est.feature_spec_.encode_items(train.loc[train.user_id == user, "item_id"])
+        best[row, seen - N_RESERVED] = -np.inf
+        order = np.argsort(-best[row], kind="stable")[:12]
+        expect = est.feature_spec_.inverse_transform_items(order + N_RESERVED)
+        np.testing.assert_array_equal(ids[row], expect)
+        np.testing.assert_allclose(scores[row], best[row, order], rtol=1e-5, atol=1e-6)
+        assert len(set(ids[row])) == 12
+
+
+def test_mind_has_fewer_interests_for_short_histories(split):
+    train = split[0]
+    est = MIND(**FAST).fit(train)
+    short = train[train.user_id == "u3"].head(3)  # floor(log2 3) = 1 interest
+    v = est.transform_users(short)[0]
+    np.testing.assert_array_equal(v, np.repeat(v[:1], est.n_interests, 0))
+    long = train[train.user_id == "u3"].head(16)  # log2 16 = 4 interests
+    v = est.transform_users(long)[0]
+    assert not np.allclose(v[0], v[1])
+    fixed = MIND(dynamic_interests=False, **FAST).fit(train)
+    v = fixed.transform_users(short)[0]
+    assert not np.allclose(v[0], v[1])
+
+
+@pytest.mark.parametrize("cls", MULTI, ids=names)
+def test_user_embedding_depends_on_history_order(cls, fitted, split):
+    train = split[0]
+    hist = train[train["user_id"] == "u3"].copy()
+    reordered = hist.assign(timestamp=hist["timestamp"].to_numpy()[::-1])
+    a = fitted[cls].transform_users(hist)
+    b = fitted[cls].transform_users(reordered)
+    assert not np.allclose(a, b, atol=1e-6)
+
+
+# ---------------------------------------------------------------- diversity
+def test_category_distance_is_one_minus_jaccard():
+    a = np.array([[1, 2, 0], [3, 0, 0], [0, 0, 0]])
+    b = np.array([[2, 4, 0], [3, 0, 0], [0, 0, 0]])
+    np.testing.assert_allclose(category_distance(a, b), [1 - 1 / 3, 0.0, 0.0])
+    np.testing.assert_allclose(category_distance(a[:2, :1], b[:2, :1]), [1.0, 0.0])
+
+
+def _greedy_reference(pos, scores, k, cats, lam):
+    chosen = []
+    for _ in range(k):
+        best, best_val = None, -np.inf
+        for j, p in enumerate(pos):
+            if p < 0 or j in chosen:
+                continue
+            val = scores[j] + lam * sum(
+                category_distance(cats[p][None], cats[pos[c]][None])[0] for c in chosen
+            )
+            if val > best_val:
+                best, best_val = j, val
+        if best is None:
+            break
+        chosen.append(best)
+    return [pos[j] for j in chosen]
+
+
+def test_diversify_matches_the_greedy_objective():
+    rng = np.random.default_rng(0)
+    cats = rng.integers(1, 4, size=(30, 1))
+    pos = np.stack([rng.permutation(30)[:12] for _ in range(5)])
+    pos[0, -2:] = -1
+    scores = np.sort(rng.normal(size=(5, 12)), axis=1)[:, ::-1].astype(np.float32)
+    for lam in (0.0, 0.5, 5.0):
+        out, _ = diversify(pos, scores, 6, cats, lam)
+        for row in range(5):
+            assert list(out[row]) == _greedy_reference(pos[row], scores[row], 6, cats, lam)
+    out, _ = diversify(pos, scores, 6, cats, 100.0)
+    assert all(len(set(cats[r, 0])) == len(r) for r in out[:, :3])  # 3 categories first
+
+
+def _list_diversity(est, ids):
+    cats = est._item_categories()
+    pos = est.feature_spec_.encode_items(ids.ravel()).reshape(ids.shape) - N_RESERVED
+    c = cats[pos]  # [n, k, W]
+    d = category_distance(c[:, :, None], c[:, None, :])  # [n, k, k]
+    k = ids.shape[1]
+    return d.sum() / (len(ids) * k * (k - 1))
+
+
+@pytest.mark.parametrize("cls", MULTI, ids=names)
+def test_diversity_trades_score_for_category_diversity(cls, fitted):
+    est = fitted[cls]
+    users = [f"u{i}" for i in range(40)]
+    plain_ids, plain_scores = est.recommend(users, k=10)
+    try:
+        est.set_params(diversity=1e6)
+        div_ids, div_scores = est.recommend(users, k=10)
+        est.set_params(diversity=0.0)
+        np.testing.assert_array_equal(est.recommend(users, k=10)[0], plain_ids)
+    finally:
+        est.set_params(diversity=0.0)
+    assert _list_diversity(est, div_ids) > _list_diversity(est, plain_ids)
+    assert div_scores.sum() <= plain_scores.sum()
+
+
+def test_diversity_needs_a_category_feature(split):
+    with pytest.raises(ValueError, match="category_feature"):
+        ComirecSA(diversity=0.1, **FAST).fit(split[0])
+    with pytest.raises(ValueError, match="not an item feature"):
+        ComirecSA(category_feature="genre", **FAST).fit(split[0])
+
+
+# ---------------------------------------------------------------- planted interests
+@pytest.fixture(scope="module")
+def planted():
+    """Users with 3-4 of 8 planted interests, switching between them often."""
+    df = make_interactions(
+        n_users=500,
+        n_items=300,
+        n_interests=8,
+        interests_per_user=(3, 4),
+        p_switch=0.3,
+        random_state=0,
+    )
+    return leave_last_out_split(df)
+
+
+def _recall20(est, test):
+    targets, pos = est.rank_test(test, 20)
+    return recall_at_k(targets, pos, 20)
+
+
+@pytest.fixture(scope="module")
+def youtube_recall(planted):
+    train, test = planted
+    return _recall20(YoutubeDNN(**{**FAST, "n_epochs": 10}).fit(train), test)
+
+
+@pytest.mark.parametrize("cls", MULTI, ids=names)
+def test_multi_interest_beats_youtubednn_on_multi_interest_users(cls, planted, youtube_recall):
+    train, test = planted
+    est = cls(**{**FAST, "n_epochs": 10}).fit(train)
+    ours = _recall20(est, test)
+    assert ours > youtube_recall, (ours, youtube_recall)
