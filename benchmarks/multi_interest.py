@@ -12,8 +12,10 @@ Protocol: that of ``benchmarks/sequential.py`` (and ``/work/shared/tools/rechub_
 each user's last item is the test target, the one before it the validation target; models
 are fitted on the rest (``train2``); for the test ranking each user is embedded from
 training + validation items, which are excluded from a full ranking over all items;
-Recall@10/20 and NDCG@10/20 averaged over all users. Ours: ``embed_dim=64``,
-``FeatureSpec(max_seq_len=50)``, ids only, each model's defaults, ``--epochs`` epochs.
+Recall@10/20 and NDCG@10/20 averaged over all users. Ours: ``embed_dim=64``, ids only,
+each model's defaults, ``--epochs`` epochs; the history window ``max_seq_len`` is chosen per
+model among ``--seq-lens`` (default 20 and 50) by NDCG@10 on the validation target (each
+user's event after ``train2``, the user embedded from ``train2``), never on the test split.
 
 ``--diversity l1,l2,...`` (ML-100K): the fitted models re-rank with ComiRec's controllable
 aggregation at each ``lambda`` (``diversity`` is set after fitting, no retraining), by the
@@ -61,13 +63,13 @@ def load_data(dataset: str):
     return load_amazon_beauty()
 
 
-def fit_ours(name: str, train2, args):
+def fit_ours(name: str, train2, args, seq_len: int):
     """(model, prep seconds, training seconds)."""
     import skmatch.models as models
     from skmatch import FeatureSpec
 
     genres = "genres" in train2.columns
-    spec = FeatureSpec(max_seq_len=SEQ_LEN, item_features=["genres"] if genres else [])
+    spec = FeatureSpec(max_seq_len=seq_len, item_features=["genres"] if genres else [])
     t0 = time.perf_counter()
     inter = spec.fit_transform(train2)
     prep_s = time.perf_counter() - t0
@@ -86,6 +88,23 @@ def fit_ours(name: str, train2, args):
     return model, prep_s, time.perf_counter() - t0
 
 
+def fit_selected(name: str, train2, val, args):
+    """Fit once per candidate ``max_seq_len``; keep the best on the validation split.
+
+    The validation target is each user's event right after ``train2``, ranked with the
+    user embedded from ``train2`` (never the test split). Returns the chosen model, its
+    timings, the chosen length and the validation NDCG@10 of every candidate.
+    """
+    best, val_scores = None, {}
+    for seq_len in [SEQ_LEN] if name == "Popularity" else args.seq_lens:
+        model, prep_s, train_s = fit_ours(name, train2, args, seq_len)
+        score = test_metrics(model, train2, val)[0]["NDCG@10"]
+        val_scores[seq_len] = score
+        if best is None or score > best[4]:
+            best = (model, prep_s, train_s, seq_len, score)
+    return best[0], best[1], best[2], best[3], val_scores
+
+
 def list_diversity(model, ids: np.ndarray) -> float:
     """Mean ``1 - Jaccard`` of the category sets over pairs of items of each list."""
     from skmatch.features._vocab import N_RESERVED
@@ -99,8 +118,8 @@ def list_diversity(model, ids: np.ndarray) -> float:
     return float(total / (len(ids) * k * (k - 1)))
 
 
-def run_ours(name: str, train2, train1, test, args) -> tuple[dict, object]:
-    model, prep_s, train_s = fit_ours(name, train2, args)
+def run_ours(name: str, train2, val, train1, test, args) -> tuple[dict, object]:
+    model, prep_s, train_s, seq_len, val_scores = fit_selected(name, train2, val, args)
     metrics, rec_s = test_metrics(model, train1, test)
     fit_s = prep_s + train_s
     epochs = 0 if name == "Popularity" else args.epochs
@@ -109,6 +128,8 @@ def run_ours(name: str, train2, train1, test, args) -> tuple[dict, object]:
         "model": name,
         "epochs": epochs,
         "batch_size": getattr(model, "batch_size", None),
+        "max_seq_len": seq_len,
+        "val_ndcg@10_by_max_seq_len": val_scores,
         "temperature": getattr(model, "temperature", None),
         "negatives": getattr(model, "negatives", "-"),
         "device": str(getattr(model, "device_", "cpu")),
@@ -126,7 +147,9 @@ def run_ours(name: str, train2, train1, test, args) -> tuple[dict, object]:
         rec["loss_curve"] = [float(x) for x in model.loss_curve_]
     print(
         f"  {name:<10} fit {fit_s:6.1f}s  NDCG@10 {metrics['NDCG@10']:.4f}  "
-        f"Recall@20 {metrics['Recall@20']:.4f}",
+        f"Recall@20 {metrics['Recall@20']:.4f}  (max_seq_len {seq_len}; validation NDCG@10 "
+        + ", ".join(f"{n}: {v:.4f}" for n, v in val_scores.items())
+        + ")",
         flush=True,
     )
     return rec, model
@@ -179,6 +202,9 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default=",".join(ALL_MODELS), help="comma-separated")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument(
+        "--seq-lens", default="20,50", help="candidate max_seq_len, chosen on validation"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=2022)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
@@ -192,6 +218,7 @@ def main(argv=None) -> None:
     unknown = sorted(set(args.models) - set(ALL_MODELS))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {ALL_MODELS}")
+    args.seq_lens = [int(x) for x in args.seq_lens.split(",") if x.strip()]
     lambdas = [float(x) for x in args.diversity.split(",") if x.strip()]
     if lambdas and args.dataset != "ml-100k":
         parser.error("--diversity needs item categories: use --dataset ml-100k")
@@ -207,7 +234,7 @@ def main(argv=None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     df = load_data(args.dataset)
     train1, test = leave_last_out_split(df)
-    train2, _val = leave_last_out_split(train1)
+    train2, val = leave_last_out_split(train1)
     print(f"{args.dataset}: {len(df)} interactions; train {len(train2)}, test {len(test)}")
     info = (
         f"Machine: {machine()}; torch {torch.__version__} ({args.threads} threads), "
@@ -217,7 +244,7 @@ def main(argv=None) -> None:
     )
     records, fitted = [], {}
     for name in ["Popularity", *args.models]:
-        rec, model = run_ours(name, train2, train1, test, args)
+        rec, model = run_ours(name, train2, val, train1, test, args)
         records.append(rec)
         if name != "Popularity":
             fitted[name] = model
@@ -239,11 +266,25 @@ def main(argv=None) -> None:
         )
     rows += [fmt_row(r) for r in theirs]
     table = markdown_table(HEADER, rows)
+    chosen = markdown_table(
+        ["model", "max_seq_len chosen", "validation NDCG@10 per max_seq_len"],
+        [
+            [
+                r["model"],
+                str(r["max_seq_len"]),
+                ", ".join(f"{n}: {v:.4f}" for n, v in r["val_ndcg@10_by_max_seq_len"].items()),
+            ]
+            for r in records
+            if r["model"] != "Popularity"
+        ],
+    )
     checks = targets_check(records, theirs, args.dataset)
     if rechub_cmd:
         info += f"\nTorch-RecHub command: `{rechub_cmd}`"
     print()
     print(table)
+    print()
+    print(chosen)
     if div_table:
         print()
         print(div_table)
@@ -261,6 +302,7 @@ def main(argv=None) -> None:
         "rechub_mostpop": mostpop,
         "diversity": div_recs,
         "table": table,
+        "chosen": chosen,
         "diversity_table": div_table,
         "checks": checks,
     }

@@ -1,0 +1,367 @@
+"""One protocol, all twelve models: the benchmark table of skmatch.
+
+Run from the repository root::
+
+    SKMATCH_DATA_HOME=/work/shared/data python -m benchmarks.run --dataset ml-100k --models all
+    python -m benchmarks.run --dataset ml-100k --models SASRec,ComirecSA --epochs 5
+    python -m benchmarks.run --dataset ml-100k --models all --compare torch-rechub --plot
+
+Protocol: each user's interactions sorted by (timestamp, row order); the last item is the
+test target, the one before it the validation target, the rest (``train2``) is what models
+are fitted on. Test ranking: each user embedded from ``train2`` + validation item, which are
+excluded from a full ranking over all items (exact search); Recall@10/20, NDCG@10/20,
+MRR@10 averaged over all users, coverage@10 over the catalogue. Seeds fixed
+(``--seed``); ids only (no side features); ``embed_dim=64``.
+
+Every model runs in its own subprocess, one after another (never two at once), so that
+its peak RSS is its own. Hyperparameters: each model's defaults, plus the history window
+``max_seq_len`` chosen on the validation split (the event after ``train2``, ranked with
+the user embedded from ``train2``): ``--tune`` fits every candidate of ``GRID`` and keeps
+the best by validation NDCG@10; without it the values ``CHOSEN`` (recorded from a
+``--tune`` run on that dataset, see docs/benchmarks.md) are used. The test split is never
+used for any choice.
+
+Output: a Markdown table (stdout and ``--out``/run_<dataset>_<time>.md) and a JSON file of
+the raw figures; ``--plot`` also saves NDCG@10 against fit seconds (matplotlib).
+``--compare torch-rechub`` then runs ``../shared/tools/rechub_anchor.py`` (Torch-RecHub
+0.9.0 in its own venv, never a dependency) on the same split, embedding size, epochs and
+each model's batch size, and adds its rows and the ours/theirs ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import RECHUB_PYTHON, command_line, machine, markdown_table, today  # noqa: E402
+
+MODELS = (
+    "DSSM", "FaceBookDSSM", "YoutubeDNN", "YoutubeSBC",
+    "GRU4Rec", "NARM", "SASRec", "STAMP",
+    "MIND", "ComirecDR", "ComirecSA", "SINE",
+)  # fmt: skip
+# epochs per model: window-trained models (every position per pass) take more passes
+EPOCHS = {m: 10 for m in MODELS} | {"GRU4Rec": 50, "SASRec": 50}
+GRID = {"max_seq_len": (20, 50)}
+# max_seq_len chosen by validation NDCG@10 with --tune (see docs/benchmarks.md)
+CHOSEN: dict[str, dict[str, dict]] = {
+    "ml-100k": {
+        "MIND": {"max_seq_len": 20},
+        "ComirecDR": {"max_seq_len": 20},
+        "ComirecSA": {"max_seq_len": 20},
+        "SINE": {"max_seq_len": 20},
+    },
+}
+DEFAULT_SEQ = 50
+RECHUB = {
+    "DSSM": "dssm", "YoutubeDNN": "youtubednn", "GRU4Rec": "gru4rec_fixed", "NARM": "narm",
+    "SASRec": "sasrec", "STAMP": "stamp", "MIND": "mind", "ComirecSA": "comirecsa",
+}  # fmt: skip
+RECHUB_MISSING = {
+    "FaceBookDSSM": "the anchor does not run Torch-RecHub's FaceBookDSSM",
+    "YoutubeSBC": "the anchor does not run Torch-RecHub's YoutubeSBC",
+    "ComirecDR": "the anchor does not run Torch-RecHub's ComirecDR",
+    "SINE": "the anchor does not run Torch-RecHub's SINE",
+}
+KS = (10, 20)
+
+
+# ----------------------------------------------------------------------------- data
+def load(dataset: str):
+    if dataset in ("ml-100k", "ml-1m"):
+        from skmatch.datasets import load_movielens
+
+        return load_movielens(dataset[3:])[["user_id", "item_id", "timestamp"]]
+    from skmatch.datasets import load_amazon_beauty
+
+    return load_amazon_beauty()[["user_id", "item_id", "timestamp"]]
+
+
+def splits(dataset: str):
+    from skmatch.model_selection import leave_last_out_split
+
+    df = load(dataset)
+    train1, test = leave_last_out_split(df)
+    train2, val = leave_last_out_split(train1)
+    return df, train2, val, train1, test
+
+
+def ranking_metrics(model, history, target, n_items: int) -> dict:
+    """Metrics of ``target`` (one row per user) ranked with users embedded from ``history``."""
+    from skmatch.metrics import coverage, mrr_at_k, ndcg_at_k, recall_at_k
+
+    ids = model.recommend(history, k=max(KS), return_scores=False)
+    users = history["user_id"].unique()  # recommend's row order: first appearance
+    y = target.set_index("user_id")["item_id"].loc[users].to_numpy()
+    out = {}
+    for k in KS:
+        out[f"Recall@{k}"] = float(recall_at_k(y, ids, k))
+        out[f"NDCG@{k}"] = float(ndcg_at_k(y, ids, k))
+    out["MRR@10"] = float(mrr_at_k(y, ids, 10))
+    out["coverage@10"] = float(coverage(ids, n_items, k=10))
+    return out
+
+
+# ----------------------------------------------------------------------------- one model
+def fit_one(name: str, params: dict, train2, args):
+    import skmatch.models as models
+    from skmatch import FeatureSpec
+
+    spec = FeatureSpec(max_seq_len=params.get("max_seq_len", DEFAULT_SEQ))
+    t0 = time.perf_counter()
+    inter = spec.fit_transform(train2)
+    if name == "Popularity":
+        model = models.Popularity()
+    else:
+        model = getattr(models, name)(
+            embed_dim=args.dim,
+            n_epochs=args.epochs or EPOCHS[name],
+            random_state=args.seed,
+            device=args.device,
+        )
+    model.fit(inter)
+    return model, time.perf_counter() - t0
+
+
+def run_one(name: str, args) -> dict:
+    """Fit (selecting on validation with --tune), evaluate on test; a record."""
+    import resource
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    df, train2, val, train1, test = splits(args.dataset)
+    n_items = df["item_id"].nunique()
+    if name == "Popularity" or not args.tune:
+        candidates = [CHOSEN.get(args.dataset, {}).get(name, {})]
+    else:
+        candidates = [{"max_seq_len": n} for n in GRID["max_seq_len"]]
+    best, tried = None, []
+    for params in candidates:
+        model, fit_s = fit_one(name, params, train2, args)
+        val_ndcg = ranking_metrics(model, train2, val, n_items)["NDCG@10"]
+        tried.append({"params": params, "val_NDCG@10": val_ndcg, "fit_s": fit_s})
+        if best is None or val_ndcg > best[2]:
+            best = (model, params, val_ndcg, fit_s)
+    model, params, val_ndcg, fit_s = best
+    metrics = ranking_metrics(model, train1, test, n_items)
+    epochs = getattr(model, "n_iter_", 0)
+    return {
+        "library": "skmatch",
+        "model": name,
+        "params": {"max_seq_len": params.get("max_seq_len", DEFAULT_SEQ), **params},
+        "tried": tried,
+        "val_NDCG@10": val_ndcg,
+        "epochs": epochs,
+        "batch_size": getattr(model, "batch_size", None),
+        "fit_s": fit_s,
+        "n_pos": len(train2),
+        "samples_per_s": len(train2) * epochs / fit_s if epochs else None,
+        "test": metrics,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
+    path = out_dir / f"{args.dataset}_{name}.json"
+    cmd = [sys.executable, "-m", "benchmarks.run", "--one", name, "--record", str(path)]
+    cmd += ["--dataset", args.dataset, "--dim", str(args.dim), "--seed", str(args.seed)]
+    cmd += ["--threads", str(args.threads), "--device", args.device]
+    if args.epochs:
+        cmd += ["--epochs", str(args.epochs)]
+    if args.tune:
+        cmd += ["--tune"]
+    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- Torch-RecHub
+def run_rechub(args, names: list[str], out_dir: Path) -> tuple[list[dict], str]:
+    anchor = Path(
+        os.environ.get("RECHUB_ANCHOR", HERE.parents[1] / "shared" / "tools" / "rechub_anchor.py")
+    )
+    wanted = [RECHUB[m] for m in names if m in RECHUB]
+    if not wanted:
+        return [], ""
+    cmd = [RECHUB_PYTHON, str(anchor), "--dataset", args.dataset, "--models", ",".join(wanted),
+           "--epochs", str(args.epochs or 10), "--dim", str(args.dim), "--seed", str(args.seed),
+           "--out", str(out_dir)]  # fmt: skip
+    env = dict(os.environ)
+    env.setdefault("SKMATCH_DATA_HOME", str(HERE.parents[1] / "shared" / "data"))
+    with open(out_dir / "anchor.log", "w") as log:
+        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    back = {v: k for k, v in RECHUB.items()}
+    recs = []
+    for m in wanted:
+        path = out_dir / f"{args.dataset}_{m}.json"
+        if not path.exists():
+            recs.append({"model": back[m], "error": "no output (see anchor.log)"})
+            continue
+        r = json.loads(path.read_text())
+        if "error" in r:
+            recs.append({"model": back[m], "error": str(r["error"])[:200]})
+            continue
+        fit_s = float(r["prep_s"]) + float(r["train_epochs_sum_s"])
+        recs.append(
+            {
+                "library": "torch-rechub 0.9.0",
+                "model": back[m],
+                "epochs": r["n_epochs"],
+                "batch_size": r.get("batch_size"),
+                "fit_s": fit_s,
+                "n_pos": r["n_train_rows"],
+                "samples_per_s": r["n_train_rows"] * r["n_epochs"] / fit_s,
+                "test": r["test"],
+                "peak_rss_mib": r.get("peak_rss_mb"),
+            }
+        )
+    return recs, " ".join(cmd)
+
+
+# ----------------------------------------------------------------------------- report
+HEADER = ["library", "model", "epochs", "max_seq_len", "Recall@10", "NDCG@10", "Recall@20",
+          "NDCG@20", "MRR@10", "coverage@10", "fit s", "samples/s", "peak RSS MiB"]  # fmt: skip
+
+
+def _f(x, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def row(r: dict) -> list[str]:
+    t = r["test"]
+    return [
+        r["library"],
+        r["model"],
+        str(r["epochs"] or "-"),
+        str(r.get("params", {}).get("max_seq_len", "-")),
+        *(_f(t.get(m), ".4f") for m in ("Recall@10", "NDCG@10", "Recall@20", "NDCG@20")),
+        _f(t.get("MRR@10"), ".4f"),
+        _f(t.get("coverage@10"), ".3f"),
+        _f(r["fit_s"], ".1f"),
+        _f(r["samples_per_s"], ",.0f"),
+        _f(r.get("peak_rss_mib"), ".0f"),
+    ]
+
+
+def notes(ours: list[dict], theirs: list[dict]) -> list[str]:
+    pop = next(r for r in ours if r["model"] == "Popularity")["test"]["NDCG@10"]
+    by = {r["model"]: r for r in theirs}
+    lines = []
+    for r in ours:
+        if r["model"] == "Popularity":
+            continue
+        n = r["test"]["NDCG@10"]
+        tried = ", ".join(
+            f"max_seq_len={t['params'].get('max_seq_len', DEFAULT_SEQ)}: {t['val_NDCG@10']:.4f}"
+            for t in r["tried"]
+        )
+        line = (
+            f"- {r['model']}: NDCG@10 {n / pop:.2f}x Popularity"
+            f" ({'>=' if n >= pop else 'BELOW'}); validation NDCG@10 {tried}"
+        )
+        t = by.get(r["model"])
+        if t is not None and "error" not in t:
+            line += (
+                f"; vs Torch-RecHub NDCG@10 {n / t['test']['NDCG@10']:.2f}x, "
+                f"samples/s {r['samples_per_s'] / t['samples_per_s']:.2f}x"
+            )
+        elif t is not None:
+            line += f"; Torch-RecHub failed: {t['error']}"
+        elif theirs and r["model"] in RECHUB_MISSING:
+            line += f"; no Torch-RecHub row: {RECHUB_MISSING[r['model']]}"
+        lines.append(line)
+    return lines
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in records:
+        if r.get("fit_s") is None or "test" not in r:
+            continue
+        marker = "o" if r["library"] == "skmatch" else "x"
+        ax.scatter(r["fit_s"], r["test"]["NDCG@10"], marker=marker)
+        ax.annotate(r["model"], (r["fit_s"], r["test"]["NDCG@10"]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("fit seconds (log)")
+    ax.set_ylabel("NDCG@10")
+    ax.set_title("NDCG@10 against fit time (o skmatch, x Torch-RecHub)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=["ml-100k", "beauty", "ml-1m"], default="ml-100k")
+    p.add_argument("--models", default="all", help='"all" or comma-separated names')
+    p.add_argument("--epochs", type=int, default=None, help="all models (default: EPOCHS)")
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--seed", type=int, default=2022)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--tune", action="store_true", help="choose max_seq_len on validation")
+    p.add_argument("--compare", choices=["torch-rechub"], default=None)
+    p.add_argument("--plot", action="store_true")
+    p.add_argument("--out", default=str(HERE / "out"))
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--record", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.one:  # child process: one model, one JSON record
+        Path(args.record).write_text(json.dumps(run_one(args.one, args), indent=1))
+        return
+    names = list(MODELS) if args.models == "all" else args.models.split(",")
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        p.error(f"unknown model(s) {unknown}; choose from {MODELS}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.out) / f"run_{args.dataset}_{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ours = []
+    for name in ["Popularity", *names]:
+        r = run_in_subprocess(name, args, out_dir)
+        ours.append(r)
+        print(f"  {name:<13} NDCG@10 {r['test']['NDCG@10']:.4f}  fit {r['fit_s']:.1f}s", flush=True)
+    total_s = time.perf_counter() - t0
+    theirs, rechub_cmd = [], ""
+    if args.compare == "torch-rechub":  # after ours: never two heavy jobs at once
+        theirs, rechub_cmd = run_rechub(args, names, out_dir)
+    table = markdown_table(HEADER, [row(r) for r in ours + [t for t in theirs if "test" in t]])
+    text = "\n".join(
+        [
+            f"## {args.dataset}: {len(names)} models and Popularity",
+            "",
+            table,
+            "",
+            *notes(ours, theirs),
+            "",
+            f"Ours in {total_s / 60:.1f} min (every fit, validation and test ranking).",
+            f"Machine: {machine()}; {today()}",
+            f"Command: `{command_line()}`",
+            *([f"Torch-RecHub: `{rechub_cmd}`"] if rechub_cmd else []),
+        ]
+    )
+    print()
+    print(text)
+    (out_dir / "table.md").write_text(text + "\n")
+    raw = {"args": vars(args), "ours": ours, "theirs": theirs, "total_s": total_s}
+    (out_dir / "results.json").write_text(json.dumps(raw, indent=1))
+    if args.plot:
+        plot(ours + theirs, out_dir / "ndcg_vs_fit_time.png")
+    print(f"\nWritten to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
