@@ -24,8 +24,10 @@ used for any choice.
 Output: a Markdown table (stdout and ``--out``/run_<dataset>_<time>.md) and a JSON file of
 the raw figures; ``--plot`` also saves NDCG@10 against fit seconds (matplotlib).
 ``--compare torch-rechub`` then runs ``../shared/tools/rechub_anchor.py`` (Torch-RecHub
-0.9.0 in its own venv, never a dependency) on the same split, embedding size, epochs and
-each model's batch size, and adds its rows and the ours/theirs ratios.
+0.9.0 in its own venv, never a dependency) on the same split and embedding size, with
+``--epochs`` (10 by default; the anchor's SASRec keeps its own 200) and each library's own
+batch sizes, and adds its rows and the ours/theirs ratios (the anchor supports ml-100k and
+beauty; its MRR is not @10, and its peak RSS is that of its one process for all models).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import RECHUB_PYTHON, command_line, machine, markdown_table, today  # noqa: E402
+from sequential import sasrec_positives  # noqa: E402
 
 MODELS = (
     "DSSM", "FaceBookDSSM", "YoutubeDNN", "YoutubeSBC",
@@ -98,6 +101,7 @@ def ranking_metrics(model, history, target, n_items: int) -> dict:
     """Metrics of ``target`` (one row per user) ranked with users embedded from ``history``."""
     from skmatch.metrics import coverage, mrr_at_k, ndcg_at_k, recall_at_k
 
+    history = history[history["user_id"].isin(target["user_id"])]  # users with a target
     ids = model.recommend(history, k=max(KS), return_scores=False)
     users = history["user_id"].unique()  # recommend's row order: first appearance
     y = target.set_index("user_id")["item_id"].loc[users].to_numpy()
@@ -179,7 +183,9 @@ def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
         cmd += ["--epochs", str(args.epochs)]
     if args.tune:
         cmd += ["--tune"]
-    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    done = subprocess.run(cmd, cwd=HERE.parent)
+    if done.returncode != 0 or not path.exists():  # one failure never loses the others
+        return {"library": "skmatch", "model": name, "error": f"exit {done.returncode}"}
     return json.loads(path.read_text())
 
 
@@ -196,8 +202,12 @@ def run_rechub(args, names: list[str], out_dir: Path) -> tuple[list[dict], str]:
            "--out", str(out_dir)]  # fmt: skip
     env = dict(os.environ)
     env.setdefault("SKMATCH_DATA_HOME", str(HERE.parents[1] / "shared" / "data"))
+    if not Path(RECHUB_PYTHON).exists():
+        note = f"no Torch-RecHub venv at {RECHUB_PYTHON} (set RECHUB_PYTHON)"
+        return [{"model": m, "error": note} for m in names if m in RECHUB], " ".join(cmd)
     with open(out_dir / "anchor.log", "w") as log:
         subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    train2 = splits(args.dataset)[1]
     back = {v: k for k, v in RECHUB.items()}
     recs = []
     for m in wanted:
@@ -210,6 +220,8 @@ def run_rechub(args, names: list[str], out_dir: Path) -> tuple[list[dict], str]:
             recs.append({"model": back[m], "error": str(r["error"])[:200]})
             continue
         fit_s = float(r["prep_s"]) + float(r["train_epochs_sum_s"])
+        # their SASRec trains one row per user, every position of it a positive
+        n_pos = sasrec_positives(train2, r["seq_len"]) if m == "sasrec" else r["n_train_rows"]
         recs.append(
             {
                 "library": "torch-rechub 0.9.0",
@@ -217,8 +229,8 @@ def run_rechub(args, names: list[str], out_dir: Path) -> tuple[list[dict], str]:
                 "epochs": r["n_epochs"],
                 "batch_size": r.get("batch_size"),
                 "fit_s": fit_s,
-                "n_pos": r["n_train_rows"],
-                "samples_per_s": r["n_train_rows"] * r["n_epochs"] / fit_s,
+                "n_pos": n_pos,
+                "samples_per_s": n_pos * r["n_epochs"] / fit_s,
                 "test": r["test"],
                 "peak_rss_mib": r.get("peak_rss_mb"),
             }
@@ -321,7 +333,8 @@ def main(argv=None) -> None:
     if args.one:  # child process: one model, one JSON record
         Path(args.record).write_text(json.dumps(run_one(args.one, args), indent=1))
         return
-    names = list(MODELS) if args.models == "all" else args.models.split(",")
+    args.out = str(Path(args.out).resolve())  # the children run from the repository root
+    names = list(MODELS) if args.models == "all" else [m.strip() for m in args.models.split(",")]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {MODELS}")
@@ -333,19 +346,24 @@ def main(argv=None) -> None:
     for name in ["Popularity", *names]:
         r = run_in_subprocess(name, args, out_dir)
         ours.append(r)
+        if "error" in r:
+            print(f"  {name:<13} FAILED ({r['error']})", flush=True)
+            continue
         print(f"  {name:<13} NDCG@10 {r['test']['NDCG@10']:.4f}  fit {r['fit_s']:.1f}s", flush=True)
     total_s = time.perf_counter() - t0
     theirs, rechub_cmd = [], ""
     if args.compare == "torch-rechub":  # after ours: never two heavy jobs at once
         theirs, rechub_cmd = run_rechub(args, names, out_dir)
-    table = markdown_table(HEADER, [row(r) for r in ours + [t for t in theirs if "test" in t]])
+    ok = [r for r in ours if "test" in r]
+    table = markdown_table(HEADER, [row(r) for r in ok + [t for t in theirs if "test" in t]])
     text = "\n".join(
         [
             f"## {args.dataset}: {len(names)} models and Popularity",
             "",
             table,
             "",
-            *notes(ours, theirs),
+            *notes(ok, theirs),
+            *(f"- {r['model']}: FAILED ({r['error']})" for r in ours if "error" in r),
             "",
             f"Ours in {total_s / 60:.1f} min (every fit, validation and test ranking).",
             f"Machine: {machine()}; {today()}",

@@ -254,3 +254,85 @@ def test_multi_interest_beats_youtubednn_on_multi_interest_users(cls, planted, y
     est = cls(**{**FAST, "n_epochs": 10}).fit(train)
     ours = _recall20(est, test)
     assert ours > youtube_recall, (ours, youtube_recall)
+
+
+def test_torch_rechub_names_are_aliases():
+    assert MIND(interest_num=3).n_interests == 3
+    assert ComirecSA(embedding_dim=8, n_epoch=2).get_params()["embed_dim"] == 8
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(n_interests=0), dict(diversity=-1.0), dict(routing_iters=0), dict(pow_p=-1.0)],
+)
+def test_bad_multi_interest_params_raise_on_fit(bad, split):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        MIND(**FAST, **bad).fit(split[0])
+
+
+def test_sine_needs_as_many_concepts_as_interests(split):
+    with pytest.raises(ValueError, match="n_concepts"):
+        SINE(n_concepts=2, n_interests=4, **FAST).fit(split[0])
+
+
+@torch.no_grad()
+def test_routing_over_one_active_capsule_is_the_squashed_sum():
+    torch.manual_seed(0)
+    routing = CapsuleRouting(8, 4, 10, 3, "shared")
+    x = torch.randn(2, 5, 8)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    active = torch.tensor([[True, False, False, False], [True, True, True, True]])
+    out = routing(x, mask, active)
+    np.testing.assert_allclose(out[0, 0], squash(routing.S(x[0]).sum(0)), rtol=1e-5)
+    assert (out[0, 1:] == 0).all()  # inactive capsules take no share of the coupling
+    np.testing.assert_allclose(out[1], routing(x[1:], mask[1:])[0], rtol=1e-5)
+
+
+def test_sine_can_retrieve_with_the_aggregated_vector(split):
+    train = split[0]
+    est = SINE(retrieval="aggregated", **FAST).fit(train)
+    assert est.transform_users(["u0", "u1"]).shape == (2, 16)
+    ids, scores = est.recommend(["u0", "u1"], k=5)
+    assert ids.shape == (2, 5) and (np.diff(scores, axis=1) <= 0).all()
+    with pytest.raises(ValueError, match="retrieval"):
+        SINE(retrieval="max", **FAST).fit(train)
+
+
+def test_item_categories_are_distinct_per_item_and_ignore_oov(split):
+    train = split[0].copy()
+    train["tags"] = np.where(np.arange(len(train)) % 2, "a|a|b", "b|zz")
+    est = ComirecSA(feature_spec=FeatureSpec(item_features=["tags"]), category_feature="tags",
+                    **FAST).fit(train)  # fmt: skip
+    cats = est._item_categories()
+    for row in cats:
+        real = row[row > 0]
+        assert len(set(real)) == len(real) and (real >= N_RESERVED).all()
+    d = category_distance(cats[:, None, :], cats[None, :, :])
+    assert (d >= 0).all() and (d <= 1).all()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(hidden_dims=32),
+        dict(hidden_dims=(32.5,)),
+        dict(diversity=float("nan"), category_feature="category"),
+        dict(diversity=float("inf"), category_feature="category"),
+        dict(dynamic_interests="yes"),
+        dict(pow_p=float("nan")),
+    ],
+)
+def test_more_bad_mind_params(bad, split):
+    spec = FeatureSpec(item_features=["category"])
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        MIND(feature_spec=spec, **FAST, **bad).fit(split[0])
+
+
+def test_refit_with_another_category_feature(split):
+    train = split[0].assign(cat2=split[0]["category"])
+    est = ComirecSA(
+        feature_spec=FeatureSpec(item_features=["category"]), category_feature="category", **FAST
+    ).fit(train)
+    est.set_params(feature_spec=FeatureSpec(item_features=["cat2"]), category_feature="cat2")
+    est.fit(train)  # validated against the new spec, not the previous fit's
+    assert est.feature_spec_.item_features == ["cat2"]

@@ -65,17 +65,17 @@ class MINDModule(_MultiInterest):
     def interests(self, batch):
         hist = batch["hist"]
         mask = hist > 0
-        v = self.routing(self.items(hist), mask)  # [B, K, D]
+        active = None
+        if self.dynamic:  # K'_u = max(1, min(K, floor(log2 n))): routing over K'_u capsules
+            n = mask.sum(1).clamp_min(1).to(torch.float32)
+            n_active = torch.log2(n).floor().clamp(1, self.n_interests)  # [B]
+            active = torch.arange(self.n_interests, device=hist.device) < n_active.unsqueeze(1)
+        v = self.routing(self.items(hist), mask, active)  # [B, K, D]
         if self.mlp is not None:
             feats = self.user_features({n: batch[f"user:{n}"] for n in self.user_features.features})
             if feats is not None:
                 v = torch.cat([v, feats.unsqueeze(1).expand(-1, v.shape[1], -1)], dim=-1)
             v = self.mlp(v)
-        if not self.dynamic:
-            return v, None
-        n = mask.sum(1).clamp_min(1).to(torch.float32)
-        n_active = torch.log2(n).floor().clamp(1, self.n_interests)  # [B]
-        active = torch.arange(self.n_interests, device=hist.device) < n_active.unsqueeze(1)
         return v, active
 
 
@@ -112,12 +112,16 @@ class SINEModule(_MultiInterest):
     concept attends over the history (attention weighting), and the interest is the
     layer-normalised sum of the items under both weights. Training scores the interests
     aggregated by the predicted current intention (``softmax(<phi_k, c> / tau)``); the
-    concept pool is regularised towards decorrelated dimensions.
+    concepts are pushed apart by a penalty on their covariance. ``aggregated=True``
+    retrieves with that aggregated vector too (``[B, D]``) instead of the interests.
     """
 
-    def __init__(self, n_item_codes, dim, n_interests, n_concepts, max_len, tau, reg_weight):
+    def __init__(
+        self, n_item_codes, dim, n_interests, n_concepts, max_len, tau, reg_weight, aggregated
+    ) -> None:
         super().__init__(n_item_codes, dim)
         self.n_interests, self.tau, self.reg_weight = n_interests, tau, reg_weight
+        self.aggregated = aggregated
         self.concepts = nn.Parameter(torch.empty(n_concepts, dim))
         nn.init.normal_(self.concepts, std=(1.0 / dim) ** 0.5)
         self.positions = nn.Parameter(torch.zeros(max_len, dim))
@@ -157,7 +161,12 @@ class SINEModule(_MultiInterest):
     def interests(self, batch):
         return self._encode(batch)[0], None
 
-    def train_user(self, batch, target):
+    def user_forward(self, batch):
+        if self.aggregated:
+            return self.train_user(batch, None)  # [B, D]
+        return super().user_forward(batch)  # [B, K, D]
+
+    def train_user(self, batch, target):  # the target is not used: the intention is predicted
         phi, p_kt, cu, mask = self._encode(batch)
         xhat = p_kt @ cu  # [B, L, D]: the intention sequence
         b = masked_softmax(self.agg_w2(torch.tanh(self.agg_w1(xhat))).squeeze(-1), mask)
@@ -168,6 +177,7 @@ class SINEModule(_MultiInterest):
     def regularization(self):
         if self.reg_weight == 0:
             return 0.0
-        c = self.concepts - self.concepts.mean(0, keepdim=True)
-        cov = c.T @ c / c.shape[0]  # [D, D]
+        # covariance between the concepts (over the embedding dimensions), Eq. 10
+        c = self.concepts - self.concepts.mean(1, keepdim=True)
+        cov = c @ c.T / c.shape[1]  # [C, C]
         return self.reg_weight * 0.5 * (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum())

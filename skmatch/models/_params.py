@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 MODES = ("pointwise", "pairwise", "listwise")
@@ -15,12 +16,24 @@ def check_int(value, name: str, low: int = 1) -> int:
     return int(value)
 
 
-def check_float(value, name: str, low: float = 0.0, *, strict: bool = False) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, bool)
+def check_float(
+    value, name: str, low: float = 0.0, *, strict: bool = False, allow_inf: bool = False
+) -> float:
+    ok = isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
+    if ok and not allow_inf:
+        ok = math.isfinite(value)
     if not ok or value < low or (strict and value == low):
         op = ">" if strict else ">="
-        raise ValueError(f"{name} must be a number {op} {low}, got {value!r}.")
+        what = "a number" if allow_inf else "a finite number"
+        raise ValueError(f"{name} must be {what} {op} {low}, got {value!r}.")
     return float(value)
+
+
+def check_widths(value, name: str) -> tuple[int, ...]:
+    """A tuple or list of positive integer layer widths."""
+    if not isinstance(value, (tuple, list)):
+        raise ValueError(f"{name} must be a tuple of positive integers, got {value!r}.")
+    return tuple(check_int(v, f"{name} entries") for v in value)
 
 
 def check_choice(value, name: str, choices) -> str:

@@ -15,7 +15,7 @@ from skmatch.models._multi_interest_modules import (
     MINDModule,
     SINEModule,
 )
-from skmatch.models._params import check_float, check_int
+from skmatch.models._params import check_choice, check_float, check_int, check_widths
 from skmatch.models._torch_base import TorchMatcher, _trim_padding
 from skmatch.models.two_tower import _ATTRS_DOC, _COMMON_DOC
 
@@ -24,10 +24,12 @@ _MI_NOTE = """
     :meth:`recommend` searches the one item index with every interest and merges the
     lists (an item's score is its best interest's score, no duplicates). With
     ``diversity > 0`` the merged candidates are re-ranked greedily for category
-    diversity (ComiRec's controllable aggregation) by ``category_feature``;
-    ``diversity`` may be changed after fitting. New users are embedded from a
-    DataFrame of their interactions. The default is a full softmax over the catalogue
-    (``negatives="all"``); use ``"in_batch"`` or a sampler for very large catalogues.
+    diversity (ComiRec's controllable aggregation) by ``category_feature``, and
+    the items come in the greedy order (their scores, each item's best interest
+    score, then need not decrease); ``diversity`` may be changed after fitting. New
+    users are embedded from a DataFrame of their interactions. The default is a full
+    softmax over the catalogue (``negatives="all"``); use ``"in_batch"`` or a sampler
+    for very large catalogues.
 """
 
 _MI_PARAMS = """n_interests : int, default 4
@@ -46,9 +48,10 @@ class _MultiInterest(TorchMatcher):
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_interests, "n_interests")
-        self._check_diversity()
+        self._check_diversity(spec=None)
 
-    def _check_diversity(self) -> None:
+    def _check_diversity(self, spec) -> None:
+        """``diversity`` and ``category_feature``; against ``spec`` when it is known."""
         check_float(self.diversity, "diversity")
         if self.category_feature is None:
             if self.diversity > 0:
@@ -58,15 +61,21 @@ class _MultiInterest(TorchMatcher):
                     "category."
                 )
             return
-        spec = getattr(self, "feature_spec_", None)
-        if spec is not None and self.category_feature not in spec.item_features:
+        if spec is None:
+            return
+        if self.category_feature not in spec.item_features:
             raise ValueError(
                 f"category_feature={self.category_feature!r} is not an item feature of the "
                 f"FeatureSpec; its item_features are {format_values(list(spec.item_features))}."
             )
+        if spec.feature_kinds_[self.category_feature] == "dense":
+            raise ValueError(
+                f"category_feature={self.category_feature!r} is a dense feature; categories "
+                "must be sparse or multi-valued."
+            )
 
     def _fit(self, inter) -> None:
-        self._check_diversity()  # the fitted spec is known now
+        self._check_diversity(self.feature_spec_)  # the fitted spec is known now
         super()._fit(inter)
 
     def _batch_loss(self, module, batch, rng):
@@ -75,21 +84,23 @@ class _MultiInterest(TorchMatcher):
         return self._loss(module, user, batch["pos"], batch, rng) + module.regularization()
 
     def _merge_interests(self, pos, scores, k):
-        self._check_diversity()
+        self._check_diversity(self.feature_spec_)
         if self.diversity == 0:
             return merge_interests(pos, scores, k)
         pos, scores = merge_interests(pos, scores, pos.shape[1])  # every distinct candidate
         return diversify(pos, scores, k, self._item_categories(), float(self.diversity))
 
     def _item_categories(self) -> np.ndarray:
-        """Category codes of every item position, ``(n_items, W)`` (0 = none)."""
+        """Category codes of every item position, ``(n_items, W)``: distinct per row, 0 =
+        none (out-of-vocabulary values count as none: they are no shared category)."""
         table = self.feature_spec_.item_table_[self.category_feature][N_RESERVED:]
-        if self.feature_spec_.feature_kinds_[self.category_feature] == "dense":
-            raise ValueError(
-                f"category_feature={self.category_feature!r} is a dense feature; categories "
-                "must be sparse or multi-valued."
-            )
-        return table.reshape(table.shape[0], -1)
+        cats = table.reshape(table.shape[0], -1).copy()
+        cats[cats < N_RESERVED] = 0
+        cats.sort(axis=1)
+        dup = np.zeros(cats.shape, dtype=bool)
+        dup[:, 1:] = cats[:, 1:] == cats[:, :-1]
+        cats[dup] = 0
+        return cats
 
 
 class MIND(_MultiInterest):
@@ -145,9 +156,12 @@ class MIND(_MultiInterest):
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.routing_iters, "routing_iters")
-        check_float(self.pow_p, "pow_p")
-        if any(int(h) < 1 for h in self.hidden_dims):
-            raise ValueError(f"hidden_dims must be positive widths, got {self.hidden_dims}.")
+        check_float(self.pow_p, "pow_p", allow_inf=True)
+        check_widths(self.hidden_dims, "hidden_dims")
+        if not isinstance(self.dynamic_interests, (bool, np.bool_)):
+            raise ValueError(
+                f"dynamic_interests must be True or False, got {self.dynamic_interests!r}."
+            )
 
     def _build_module(self):
         return MINDModule(
@@ -255,13 +269,18 @@ class SINE(_MultiInterest):
     (attention weighting), and each interest is the layer-normalised sum of the items
     under both weights. Training scores the target against the interests aggregated by
     the predicted current intention (softmax of ``<interest, intention> /
-    aggregation_temperature``); a covariance penalty decorrelates the concept pool.
+    aggregation_temperature``); a penalty on the covariance between concepts pushes
+    them apart (Eq. 10).
     {_MI_NOTE}
     Parameters
     ----------
     {_MI_PARAMS}
     n_concepts : int, default 50
         Size of the concept pool (>= ``n_interests``).
+    retrieval : {"interests", "aggregated"}, default "interests"
+        Retrieve with the ``n_interests`` interests, merged (the family's contract), or
+        with the one vector the paper predicts with: the interests aggregated by the
+        predicted intention (then :meth:`transform_users` is ``(n_users, embed_dim)``).
     aggregation_temperature : float, default 0.1
         The paper's ``tau``.
     covariance_weight : float, default 0.1
@@ -275,6 +294,7 @@ class SINE(_MultiInterest):
         n_concepts=50,
         aggregation_temperature=0.1,
         covariance_weight=0.1,
+        retrieval="interests",
         diversity=0.0,
         category_feature=None,
         negatives="all",
@@ -285,6 +305,7 @@ class SINE(_MultiInterest):
         check_int(self.n_concepts, "n_concepts")
         check_float(self.aggregation_temperature, "aggregation_temperature", strict=True)
         check_float(self.covariance_weight, "covariance_weight")
+        check_choice(self.retrieval, "retrieval", ("interests", "aggregated"))
         if self.n_concepts < self.n_interests:
             raise ValueError(
                 f"n_concepts ({self.n_concepts}) must be >= n_interests ({self.n_interests})."
@@ -299,4 +320,5 @@ class SINE(_MultiInterest):
             self.feature_spec_.max_seq_len,
             float(self.aggregation_temperature),
             float(self.covariance_weight),
+            self.retrieval == "aggregated",
         )

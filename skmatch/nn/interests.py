@@ -56,7 +56,11 @@ class CapsuleRouting(nn.Module):
             self.W = nn.Parameter(torch.empty(max_len, n_interests, dim, dim))
             _identity_plus_noise(self.W, dim)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Interests ``[B, K, D]``; ``active`` ``[B, K]`` (optional) limits each row's
+        routing to its active capsules (the others come out as zeros)."""
         B, L, D = x.shape
         K = self.n_interests
         if self.bilinear == "shared":  # one prediction per behaviour: u [B, L, D]
@@ -67,6 +71,9 @@ class CapsuleRouting(nn.Module):
             u = torch.bmm(x.transpose(0, 1), w).view(L, B, K, D)
             b = x.new_zeros(B, K, L)
         keep = mask.unsqueeze(1).to(x.dtype)  # [B, 1, L]
+        if active is not None:  # inactive capsules take no part in the coupling softmax
+            b = b.masked_fill(~active.unsqueeze(-1), float("-inf"))
+            keep = keep * active.unsqueeze(-1).to(x.dtype)
         for it in range(self.routing_iters):
             last = it == self.routing_iters - 1
             u_it = u if last else u.detach()
