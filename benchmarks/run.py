@@ -60,7 +60,7 @@ CHOSEN: dict[str, dict[str, dict]] = {
         "MIND": {"max_seq_len": 50},  # .0793 / .0804
         "ComirecDR": {"max_seq_len": 20},  # .1046 / .0705
         "ComirecSA": {"max_seq_len": 20},  # .0937 / .0866
-        "SINE": {"max_seq_len": 50},  # .1132 / .1203
+        "SINE": {"max_seq_len": 20},  # .1196 / .1084
     },
 }
 DEFAULT_SEQ = 50

@@ -336,3 +336,20 @@ def test_refit_with_another_category_feature(split):
     est.set_params(feature_spec=FeatureSpec(item_features=["cat2"]), category_feature="cat2")
     est.fit(train)  # validated against the new spec, not the previous fit's
     assert est.feature_spec_.item_features == ["cat2"]
+
+
+def test_sine_training_is_deterministic_with_several_threads():
+    # many rows activating the same concepts: a threaded scatter of their gradients
+    # (concepts[idx]) summed in a varying order once broke bit-for-bit reproducibility
+    df = make_interactions(n_users=1500, n_items=300, random_state=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, 2))
+    try:
+        fits = [
+            SINE(embed_dim=64, n_epochs=1, batch_size=512, random_state=0).fit(df)
+            for _ in range(2)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    np.testing.assert_array_equal(fits[0].transform_items(), fits[1].transform_items())

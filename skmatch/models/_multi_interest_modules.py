@@ -10,6 +10,7 @@ rule), plus ``regularization() -> scalar``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from skmatch.models._sequential_modules import _ItemTable
@@ -146,7 +147,9 @@ class SINEModule(_MultiInterest):
         z = (a.unsqueeze(-1) * x).sum(1)  # [B, D]
         s = z @ self.concepts.T  # [B, C]
         top, idx = s.topk(self.n_interests, dim=1)  # [B, K]
-        cu = self.concepts[idx] * torch.sigmoid(top).unsqueeze(-1)  # [B, K, D]
+        # F.embedding, not concepts[idx]: its CPU backward is deterministic (index_put_ with
+        # accumulation is not under several threads)
+        cu = F.embedding(idx, self.concepts) * torch.sigmoid(top).unsqueeze(-1)  # [B, K, D]
         # intention assignment P(k | t): each item to the activated concepts
         p_kt = torch.softmax(
             self.ln_items(self.assign(x)) @ self.ln_concepts(cu).transpose(1, 2), dim=-1
