@@ -369,10 +369,6 @@ class TorchMatcher(BaseMatcher):
         """Log-frequency of items, used by ``logq_correction``."""
         return self._item_log_freq[codes]
 
-    def _train_user(self, module, user, pos_vec):
-        """The user vector used against a row's candidates (label-aware for multi-interest)."""
-        return user
-
     def _batch_loss(self, module, batch, rng) -> torch.Tensor:
         batch = _trim_padding(batch)
         if "targets" in batch:  # a window: every position predicts the next item
@@ -382,9 +378,11 @@ class TorchMatcher(BaseMatcher):
         user = module.user_forward(batch)  # [B, D] or [B, M, D]
         return self._loss(module, user, batch["pos"], batch, rng)
 
-    def _loss(self, module, user, pos, batch, rng) -> torch.Tensor:
-        pos_vec = module.item_forward(pos)  # [B, D]
-        user = self._train_user(module, user, pos_vec)  # [B, D]
+    def _loss(self, module, user, pos, batch, rng, pos_vec=None) -> torch.Tensor:
+        """Loss of user vectors ``[B, D]`` against positives ``pos`` (their item vectors
+        ``pos_vec`` when the caller already has them) and the negatives."""
+        if pos_vec is None:
+            pos_vec = module.item_forward(pos)  # [B, D]
         if self.negatives == "all" and self.mode == "listwise" and "weight" not in batch:
             # full softmax over the catalogue: plain cross-entropy
             codes = torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)

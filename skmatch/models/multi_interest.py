@@ -80,8 +80,10 @@ class _MultiInterest(TorchMatcher):
 
     def _batch_loss(self, module, batch, rng):
         batch = _trim_padding(batch)
-        user = module.train_user(batch, module.item_forward(batch["pos"]))  # [B, D]
-        return self._loss(module, user, batch["pos"], batch, rng) + module.regularization()
+        pos_vec = module.item_forward(batch["pos"])  # [B, D]
+        user = module.train_user(batch, pos_vec)  # [B, D]
+        loss = self._loss(module, user, batch["pos"], batch, rng, pos_vec=pos_vec)
+        return loss + module.regularization()
 
     def _merge_interests(self, pos, scores, k):
         self._check_diversity(self.feature_spec_)
