@@ -33,6 +33,7 @@ beauty; its MRR is not @10, and its peak RSS is that of its one process for all 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -54,13 +55,24 @@ MODELS = (
 # epochs per model: window-trained models (every position per pass) take more passes
 EPOCHS = {m: 10 for m in MODELS} | {"GRU4Rec": 50, "SASRec": 50}
 GRID = {"max_seq_len": (20, 50)}
-# max_seq_len chosen by validation NDCG@10 with --tune (see docs/benchmarks.md)
+# SASRec's paper suggests dropout 0.5 on sparse data (Beauty) and 0.2 on dense (MovieLens)
+GRID_EXTRA = {"SASRec": {"dropout": (0.2, 0.5)}}
+# chosen by validation NDCG@10 with --tune (H100 runs of 2026-11-22, records in
+# benchmarks/results/records/; the validation scores are in docs/benchmarks.md)
 CHOSEN: dict[str, dict[str, dict]] = {
-    "ml-100k": {  # benchmarks/multi_interest.py, validation NDCG@10 at 20 / 50
-        "MIND": {"max_seq_len": 50},  # .0793 / .0804
-        "ComirecDR": {"max_seq_len": 20},  # .1046 / .0705
-        "ComirecSA": {"max_seq_len": 20},  # .0937 / .0866
-        "SINE": {"max_seq_len": 20},  # .1196 / .1084
+    "ml-100k": {
+        **{m: {"max_seq_len": 20} for m in MODELS},
+        "SASRec": {"max_seq_len": 20, "dropout": 0.5},
+        "STAMP": {"max_seq_len": 50},
+        "MIND": {"max_seq_len": 50},
+    },
+    "beauty": {
+        **{m: {"max_seq_len": 20} for m in MODELS},
+        "FaceBookDSSM": {"max_seq_len": 50},
+        "YoutubeSBC": {"max_seq_len": 50},
+        "GRU4Rec": {"max_seq_len": 50},
+        "SASRec": {"max_seq_len": 20, "dropout": 0.5},
+        "ComirecSA": {"max_seq_len": 50},
     },
 }
 DEFAULT_SEQ = 50
@@ -115,11 +127,18 @@ def ranking_metrics(model, history, target, n_items: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- one model
+def grid_candidates(name: str, override: dict | None = None) -> list[dict]:
+    """Every combination of the model's grid (``override`` replaces its axes)."""
+    axes = {**GRID, **GRID_EXTRA.get(name, {}), **(override or {})}
+    return [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+
+
 def fit_one(name: str, params: dict, train2, args):
     import skmatch.models as models
     from skmatch import FeatureSpec
 
     spec = FeatureSpec(max_seq_len=params.get("max_seq_len", DEFAULT_SEQ))
+    extra = {k: v for k, v in params.items() if k != "max_seq_len"}
     t0 = time.perf_counter()
     inter = spec.fit_transform(train2)
     if name == "Popularity":
@@ -130,6 +149,7 @@ def fit_one(name: str, params: dict, train2, args):
             n_epochs=args.epochs or EPOCHS[name],
             random_state=args.seed,
             device=args.device,
+            **extra,
         )
     model.fit(inter)
     return model, time.perf_counter() - t0
@@ -147,7 +167,7 @@ def run_one(name: str, args) -> dict:
     if name == "Popularity" or not args.tune:
         candidates = [CHOSEN.get(args.dataset, {}).get(name, {})]
     else:
-        candidates = [{"max_seq_len": n} for n in GRID["max_seq_len"]]
+        candidates = grid_candidates(name, args.grid)
     best, tried = None, []
     for params in candidates:
         model, fit_s = fit_one(name, params, train2, args)
@@ -171,7 +191,14 @@ def run_one(name: str, args) -> dict:
         "samples_per_s": len(train2) * epochs / fit_s if epochs else None,
         "test": metrics,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "machine": machine(),
+        "device": torch.cuda.get_device_name() if model_on_cuda(model) else "cpu",
+        "threads": torch.get_num_threads(),
     }
+
+
+def model_on_cuda(model) -> bool:
+    return str(getattr(model, "device_", "cpu")).startswith("cuda")
 
 
 def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
@@ -183,10 +210,22 @@ def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
         cmd += ["--epochs", str(args.epochs)]
     if args.tune:
         cmd += ["--tune"]
+    if args.grid:
+        cmd += ["--grid", json.dumps(args.grid)]
     done = subprocess.run(cmd, cwd=HERE.parent)
     if done.returncode != 0 or not path.exists():  # one failure never loses the others
         return {"library": "skmatch", "model": name, "error": f"exit {done.returncode}"}
     return json.loads(path.read_text())
+
+
+def from_records(name: str, args) -> dict:
+    """The best-validation record of ``name`` among ``--from`` runs; every fit tried listed."""
+    paths = [Path(d) / f"{args.dataset}_{name}.json" for d in args.from_dirs]
+    recs = [json.loads(p.read_text()) for p in paths if p.exists()]
+    if not recs:
+        return {"library": "skmatch", "model": name, "error": "no record in --from"}
+    best = max(recs, key=lambda r: r["val_NDCG@10"])
+    return {**best, "tried": [t for r in recs for t in r["tried"]]}
 
 
 # ----------------------------------------------------------------------------- Torch-RecHub
@@ -264,15 +303,18 @@ def row(r: dict) -> list[str]:
 
 
 def notes(ours: list[dict], theirs: list[dict]) -> list[str]:
-    pop = next(r for r in ours if r["model"] == "Popularity")["test"]["NDCG@10"]
+    pop = next((r["test"]["NDCG@10"] for r in ours if r["model"] == "Popularity"), None)
+    if pop is None:
+        return ["- Popularity failed: no ratios"]
     by = {r["model"]: r for r in theirs}
     lines = []
     for r in ours:
         if r["model"] == "Popularity":
             continue
         n = r["test"]["NDCG@10"]
-        tried = ", ".join(
-            f"max_seq_len={t['params'].get('max_seq_len', DEFAULT_SEQ)}: {t['val_NDCG@10']:.4f}"
+        tried = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in (t["params"] or {"max_seq_len": DEFAULT_SEQ}).items())
+            + f": {t['val_NDCG@10']:.4f}"
             for t in r["tried"]
         )
         line = (
@@ -324,6 +366,11 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--tune", action="store_true", help="choose max_seq_len on validation")
+    p.add_argument("--grid", type=json.loads, default=None,
+                   help='with --tune, replace grid axes, e.g. \'{"dropout": [0.5]}\'')
+    p.add_argument("--from", dest="from_dirs", nargs="+", default=None, metavar="DIR",
+                   help="build the table from the per-model records of earlier runs (the "
+                        "best validation record per model), fitting nothing")
     p.add_argument("--compare", choices=["torch-rechub"], default=None)
     p.add_argument("--plot", action="store_true")
     p.add_argument("--out", default=str(HERE / "out"))
@@ -344,13 +391,15 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     ours = []
     for name in ["Popularity", *names]:
-        r = run_in_subprocess(name, args, out_dir)
+        r = from_records(name, args) if args.from_dirs else run_in_subprocess(name, args, out_dir)
         ours.append(r)
         if "error" in r:
             print(f"  {name:<13} FAILED ({r['error']})", flush=True)
             continue
         print(f"  {name:<13} NDCG@10 {r['test']['NDCG@10']:.4f}  fit {r['fit_s']:.1f}s", flush=True)
     total_s = time.perf_counter() - t0
+    if args.from_dirs:  # the fits' own time, not this assembly's
+        total_s = sum(t["fit_s"] for r in ours if "tried" in r for t in r["tried"])
     theirs, rechub_cmd = [], ""
     if args.compare == "torch-rechub":  # after ours: never two heavy jobs at once
         theirs, rechub_cmd = run_rechub(args, names, out_dir)
@@ -365,8 +414,14 @@ def main(argv=None) -> None:
             *notes(ok, theirs),
             *(f"- {r['model']}: FAILED ({r['error']})" for r in ours if "error" in r),
             "",
-            f"Ours in {total_s / 60:.1f} min (every fit, validation and test ranking).",
+            (
+                f"Ours: {total_s / 60:.1f} min of fitting in all, assembled from "
+                f"{', '.join(args.from_dirs)}."
+                if args.from_dirs
+                else f"Ours in {total_s / 60:.1f} min (every fit, validation and test ranking)."
+            ),
             f"Machine: {machine()}; {today()}",
+            *sorted({f"Device: {r['device']}" for r in ok if r.get("device", "cpu") != "cpu"}),
             f"Command: `{command_line()}`",
             *([f"Torch-RecHub: `{rechub_cmd}`"] if rechub_cmd else []),
         ]

@@ -346,7 +346,7 @@ def test_sine_training_is_deterministic_with_several_threads():
     torch.set_num_threads(max(threads, 2))
     try:
         fits = [
-            SINE(embed_dim=64, n_epochs=1, batch_size=512, random_state=0).fit(df)
+            SINE(embed_dim=64, n_epochs=1, batch_size=512, random_state=0, device="cpu").fit(df)
             for _ in range(2)
         ]
     finally:
