@@ -4,16 +4,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint docs install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch first (the CPU wheel on this machine's disk), then the package with its test extra
+# torch first (the CPU wheel on this machine's disk), then the package with its test and
+# docs extras
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,8 +25,12 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet -d build/site
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mkdocs build --strict --quiet -d build/site
 	$(PY) -m pytest -q --doctest-modules skmatch tests
 
 clean:

@@ -218,6 +218,11 @@ def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def fitted_on(records: list[dict]) -> set[str]:
+    """Where the records were fitted (``machine`` is recorded since 2026-11-22)."""
+    return {r["machine"] for r in records if r.get("machine")} or {"not recorded (see Device)"}
+
+
 def from_records(name: str, args) -> dict:
     """The best-validation record of ``name`` among ``--from`` runs; every fit tried listed."""
     paths = [Path(d) / f"{args.dataset}_{name}.json" for d in args.from_dirs]
@@ -420,7 +425,11 @@ def main(argv=None) -> None:
                 if args.from_dirs
                 else f"Ours in {total_s / 60:.1f} min (every fit, validation and test ranking)."
             ),
-            f"Machine: {machine()}; {today()}",
+            *(
+                [f"Fitted on: {', '.join(sorted(fitted_on(ok)))}; assembled {today()}"]
+                if args.from_dirs
+                else [f"Machine: {machine()}; {today()}"]
+            ),
             *sorted({f"Device: {r['device']}" for r in ok if r.get("device", "cpu") != "cpu"}),
             f"Command: `{command_line()}`",
             *([f"Torch-RecHub: `{rechub_cmd}`"] if rechub_cmd else []),

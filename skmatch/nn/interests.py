@@ -72,7 +72,7 @@ class CapsuleRouting(nn.Module):
             b = x.new_zeros(B, K, L)
         keep = mask.unsqueeze(1).to(x.dtype)  # [B, 1, L]
         if active is not None:  # inactive capsules take no part in the coupling softmax
-            b = b.masked_fill(~active.unsqueeze(-1), float("-inf"))
+            b = b.masked_fill(~active.unsqueeze(-1), torch.finfo(b.dtype).min)
             keep = keep * active.unsqueeze(-1).to(x.dtype)
         for it in range(self.routing_iters):
             last = it == self.routing_iters - 1

@@ -1,0 +1,1 @@
+"""Helpers of the command line :mod:`skmatch.cli`: reading files, building models."""
