@@ -162,12 +162,16 @@ def test_recommend_returns_raw_ids_and_never_seen_items(cls, fitted, split):
 
 
 @pytest.mark.parametrize("cls", ALL, ids=ids)
-def test_k_larger_than_catalogue_is_padded(cls, fitted):
+def test_k_of_the_whole_catalogue_is_padded_and_more_is_refused(cls, fitted):
     est = fitted[cls]
     n = est.n_items_
-    ids_, scores = est.recommend(["u0"], k=n + 5)
-    assert ids_.shape == (1, n + 5)
+    ids_, scores = est.recommend(["u0"], k=n)  # seen items filtered: fewer than n qualify
+    assert ids_.shape == (1, n)
     assert ids_[0, -1] is None and scores[0, -1] == -np.inf
+    for call in (lambda: est.recommend(["u0"], k=n + 1), lambda: est.similar_items(["i1"], n + 1),
+                 lambda: est.recommend(["u0"], k=10**12)):  # fmt: skip
+        with pytest.raises(ValueError, match=f"exceeds the {n} items"):
+            call()
     n_seen = est.history_.lengths(est.feature_spec_.encode_users(["u0"]))[0]
     n_unique_seen = len(set(est.history_.take(est.feature_spec_.encode_users(["u0"])).items))
     assert n_seen >= n_unique_seen

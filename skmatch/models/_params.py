@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 
 MODES = ("pointwise", "pairwise", "listwise")
@@ -61,3 +62,13 @@ def validate_common(est) -> None:
     if est.device not in ("auto", "cpu", "cuda") and not str(est.device).startswith("cuda:"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {est.device!r}.")
     check_choice(est.index, "index", ("auto", "exact", "hnsw"))
+    if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, str | os.PathLike):
+        raise TypeError(
+            f"checkpoint_dir must be a path (str or os.PathLike) or None, got "
+            f"{type(est.checkpoint_dir).__name__}."
+        )
+    if est.warm_start and est.checkpoint_dir is None:
+        raise ValueError(
+            "warm_start=True resumes from the checkpoint in checkpoint_dir; set "
+            "checkpoint_dir (the folder an earlier fit with that checkpoint_dir wrote to)."
+        )

@@ -32,6 +32,8 @@ def _to_numpy(tensors: dict) -> dict:
 def _json_params(est) -> str:
     params = est.get_params(deep=False)
     params.pop("feature_spec", None)
+    if isinstance(params.get("checkpoint_dir"), os.PathLike):
+        params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
     try:
         return json.dumps(params)
     except TypeError as exc:

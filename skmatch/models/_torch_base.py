@@ -15,6 +15,7 @@ from skmatch.features._vocab import N_RESERVED
 from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.model_selection._split import last_n_mask
+from skmatch.models import _checkpoint as ckpt
 from skmatch.models._params import NEGATIVES, validate_common
 from skmatch.models._query import query_from_codes
 from skmatch.models.base import BaseMatcher
@@ -49,6 +50,8 @@ COMMON_DEFAULTS = dict(
     index="auto",
     index_params=None,
     k=10,
+    checkpoint_dir=None,
+    warm_start=False,
     verbose=False,
     random_state=None,
 )
@@ -178,11 +181,17 @@ class TorchMatcher(BaseMatcher):
         counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
         self._setup_sampling(counts, device)
         devices = [device] if device.type == "cuda" else []
+        resume = None
+        if self.checkpoint_dir is not None:
+            self._fingerprint = ckpt.fingerprint(self, inter)
+            if self.warm_start:
+                resume = ckpt.load_checkpoint(self.checkpoint_dir, self._fingerprint)
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             module = self._build_module().to(device)
-            self._train(module, inter, rows, val, rng, device)
+            self._train(module, inter, rows, val, rng, device, resume)
         del self._sampler, self._item_log_freq  # training-only state (may live on the GPU)
+        self.__dict__.pop("_fingerprint", None)
         module.eval()
         self.module_ = module
         self.device_ = device
@@ -233,7 +242,7 @@ class TorchMatcher(BaseMatcher):
             optimizer, 1.0, 0.0, total_iters=max(total_steps, 1)
         )
 
-    def _train(self, module, inter, rows, val, rng, device) -> None:
+    def _train(self, module, inter, rows, val, rng, device, resume=None) -> None:
         units, make_batch = self._training_plan(inter, rows)
         if units.size == 0:
             raise ValueError(
@@ -248,9 +257,15 @@ class TorchMatcher(BaseMatcher):
             if device.type == "cuda"
             else contextlib.nullcontext()
         )
-        best, best_state, stale = -np.inf, None, 0
+        best, best_state, stale, stopped = -np.inf, None, 0, False
         self.n_iter_ = 0
-        for epoch in range(self.n_epochs):
+        if resume is not None:  # continue an interrupted fit where its checkpoint left it
+            best, best_state, stale, stopped = self._restore_checkpoint(
+                resume, module, optimizer, scheduler, rng, device
+            )
+        for epoch in range(0 if resume is None else resume["epoch"], self.n_epochs):
+            if stopped:
+                break
             module.train()
             order = rng.permutation(units)
             total = torch.zeros((), device=device)
@@ -284,13 +299,58 @@ class TorchMatcher(BaseMatcher):
                     self.best_epoch_ = epoch + 1
                 else:
                     stale += 1
-                    if stale >= self.n_iter_no_change:
-                        break
+                    stopped = stale >= self.n_iter_no_change
             if self.verbose:
                 extra = f", val ndcg@{self.k} {self.validation_scores_[-1]:.4f}" if val else ""
                 print(f"epoch {epoch + 1}: loss {epoch_loss:.4f}{extra}", flush=True)
+            if self.checkpoint_dir is not None:
+                self._write_checkpoint(epoch + 1, module, optimizer, scheduler, rng,
+                                       (best, best_state, stale, stopped))  # fmt: skip
         if best_state is not None:
             module.load_state_dict(best_state)
+
+    def _write_checkpoint(self, epoch, module, optimizer, scheduler, rng, stopping) -> None:
+        best, best_state, stale, stopped = stopping
+        cpu = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        state = {
+            "fingerprint": self._fingerprint,
+            "epoch": epoch,
+            "module": cpu,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": None if scheduler is None else scheduler.state_dict(),
+            "numpy_rng": ckpt.rng_state(rng),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if cpu_or_cuda(module) == "cuda" else None,
+            "loss_curve": list(self.loss_curve_),
+            "validation_scores": list(self.validation_scores_),
+            "best": float(best),
+            "best_epoch": getattr(self, "best_epoch_", None),
+            "best_state": None
+            if best_state is None
+            else {k: v.detach().cpu() for k, v in best_state.items()},
+            "stale": stale,
+            "stopped": stopped,
+        }
+        ckpt.save_checkpoint(self.checkpoint_dir, state)
+
+    def _restore_checkpoint(self, state, module, optimizer, scheduler, rng, device):
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        ckpt.set_rng_state(rng, state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        self.loss_curve_ = list(state["loss_curve"])
+        self.validation_scores_ = list(state["validation_scores"])
+        self.n_iter_ = state["epoch"]
+        if state["best_epoch"] is not None:
+            self.best_epoch_ = state["best_epoch"]
+        best_state = state["best_state"]
+        if best_state is not None:
+            best_state = {k: v.to(device) for k, v in best_state.items()}
+        return state["best"], best_state, state["stale"], state["stopped"]
 
     def _progress(self, iterable, epoch: int):
         if not self.verbose:
@@ -474,6 +534,10 @@ class TorchMatcher(BaseMatcher):
             module.load_state_dict(module_state)
             module.eval()
             self.module_ = module
+
+
+def cpu_or_cuda(module) -> str:
+    return next(module.parameters()).device.type
 
 
 def _windows(history: UserHistory, length: int):

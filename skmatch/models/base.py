@@ -208,13 +208,23 @@ class BaseMatcher(BaseEstimator):
             Only when ``return_scores``.
         """
         self._check_fitted()
-        k = check_k(k)
+        k = self._check_k(k)
         query = self._query(users)
         pos, scores = self._recommend_positions(
             query, k, filter_seen=filter_seen, exclude=exclude, candidates=candidates
         )
         ids = self.feature_spec_.inverse_transform_items(np.where(pos >= 0, pos + N_RESERVED, 0))
         return (ids, scores) if return_scores else ids
+
+    def _check_k(self, k) -> int:
+        """A cut-off of at most the catalogue: (n, k) results must stay allocatable."""
+        k = check_k(k)
+        if k > self.n_items_:
+            raise ValueError(
+                f"k={k} exceeds the {self.n_items_} items the model knows; ask for at most "
+                f"{self.n_items_} (rows are padded when filtering leaves fewer items)."
+            )
+        return k
 
     def _recommend_positions(self, query, k, *, filter_seen=True, exclude=None, candidates=None):
         n = len(query)
@@ -261,7 +271,7 @@ class BaseMatcher(BaseEstimator):
         item_ids, scores : ndarray of shape (n_items_queried, k)
         """
         self._check_fitted()
-        k = check_k(k)
+        k = self._check_k(k)
         pos = self._item_positions(items, what="items")
         vectors = np.asarray(self._item_vectors(), dtype=np.float32)[pos]
         excl = [np.array([p]) for p in pos]
@@ -303,7 +313,7 @@ class BaseMatcher(BaseEstimator):
         """
         users, targets = self._test_targets(X)
         query = query_from_codes(self.feature_spec_, self.history_, users)
-        pos, _ = self._recommend_positions(query, check_k(k))
+        pos, _ = self._recommend_positions(query, self._check_k(k))
         return targets, pos
 
     def score(self, X, y=None) -> float:
