@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.model_selection._split import last_n_mask
 from skmatch.models import _checkpoint as ckpt
+from skmatch.models._incremental import grow_into
 from skmatch.models._params import NEGATIVES, validate_common
 from skmatch.models._query import query_from_codes
 from skmatch.models.base import BaseMatcher
@@ -142,7 +144,7 @@ class TorchMatcher(BaseMatcher):
 
     def _training_plan(self, inter, rows):
         """Units to shuffle and the function that turns a slice of them into a batch."""
-        if not self._windowed():
+        if not self._windowed() or getattr(self, "_incremental", False):
             return rows, lambda units, device: self._rows_batch(inter, units, device)
         user, end = _windows(inter.history, self.feature_spec_.max_seq_len)
         return np.arange(user.size), lambda units, device: self._windows_batch(
@@ -169,6 +171,7 @@ class TorchMatcher(BaseMatcher):
     def _fit(self, inter) -> None:
         rng = np.random.default_rng(self.random_state)
         device = self._resolve_device()
+        self.__dict__.pop("n_partial_fits_", None)
         self.loss_curve_ = []
         self.validation_scores_ = []
         val = None
@@ -195,6 +198,40 @@ class TorchMatcher(BaseMatcher):
         module.eval()
         self.module_ = module
         self.device_ = device
+        self.item_vectors_ = self._compute_item_vectors(module, device)
+
+    def _partial_fit(self, inter, new_rows, old_n_items) -> None:
+        """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
+        old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        device = self._resolve_device()
+        self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
+        seed = self.random_state
+        if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
+            seed = [int(seed), self.n_partial_fits_]
+        rng = np.random.default_rng(seed)
+        positive = (
+            np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
+        )
+        self._setup_sampling(np.bincount(inter.item_codes[positive],
+                                         minlength=self.n_item_codes_), device)  # fmt: skip
+        rows = new_rows
+        if inter.labels is not None and self.mode != "pointwise":
+            rows = new_rows[inter.labels[new_rows] > 0]
+        n_iter = self.n_iter_
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(rng.integers(2**31 - 1)))
+            module = self._build_module().to(device)
+            grow_into(module, old_state)
+            self._incremental = True
+            try:
+                self._train(module, inter, rows, None, rng, device)
+            finally:
+                del self._incremental
+        del self._sampler, self._item_log_freq
+        self.n_iter_ = n_iter + 1
+        module.eval()
+        self.module_, self.device_ = module, device
         self.item_vectors_ = self._compute_item_vectors(module, device)
 
     def _split_validation(self, inter):
@@ -249,9 +286,11 @@ class TorchMatcher(BaseMatcher):
                 f"{type(self).__name__} found nothing to train on: no user has an interaction "
                 "after a first one. Each user needs at least 2 interactions."
             )
+        incremental = getattr(self, "_incremental", False)  # partial_fit: one epoch
+        n_epochs = 1 if incremental else self.n_epochs
         optimizer = self._make_optimizer(module)
         steps_per_epoch = math.ceil(units.size / self.batch_size)
-        scheduler = self._make_scheduler(optimizer, steps_per_epoch * self.n_epochs)
+        scheduler = self._make_scheduler(optimizer, steps_per_epoch * n_epochs)
         amp = (
             torch.autocast("cuda", dtype=torch.bfloat16)
             if device.type == "cuda"
@@ -263,7 +302,7 @@ class TorchMatcher(BaseMatcher):
             best, best_state, stale, stopped = self._restore_checkpoint(
                 resume, module, optimizer, scheduler, rng, device
             )
-        for epoch in range(0 if resume is None else resume["epoch"], self.n_epochs):
+        for epoch in range(0 if resume is None else resume["epoch"], n_epochs):
             if stopped:
                 break
             module.train()
@@ -303,7 +342,7 @@ class TorchMatcher(BaseMatcher):
             if self.verbose:
                 extra = f", val ndcg@{self.k} {self.validation_scores_[-1]:.4f}" if val else ""
                 print(f"epoch {epoch + 1}: loss {epoch_loss:.4f}{extra}", flush=True)
-            if self.checkpoint_dir is not None:
+            if self.checkpoint_dir is not None and not incremental:
                 self._write_checkpoint(epoch + 1, module, optimizer, scheduler, rng,
                                        (best, best_state, stale, stopped))  # fmt: skip
         if best_state is not None:

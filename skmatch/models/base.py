@@ -13,6 +13,7 @@ from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import ExactIndex, make_index
+from skmatch.models._incremental import combined_interactions, extend_spec
 from skmatch.models._merge import merge_interests
 from skmatch.models._query import (
     UserQuery,
@@ -62,6 +63,51 @@ class BaseMatcher(BaseEstimator):
         self._fit(inter)
         self._build_index()
         return self
+
+    def partial_fit(self, X, y=None):
+        """Continue training on new interactions without refitting from scratch.
+
+        New users and items in ``X`` join the vocabulary (their codes follow the known
+        ones, so every known embedding keeps its row) and the index; each new
+        interaction is learned from its user's whole history (the fitted one, then the
+        earlier rows of ``X``), which is assumed to come after the fitted data. Neural
+        models train one epoch over the rows of ``X`` (one example per interaction, a
+        fresh optimiser); Popularity adds the counts. An unfitted estimator is fitted.
+
+        Parameters
+        ----------
+        X : DataFrame
+            New interactions, with the columns ``fit`` saw.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            New users (items) when the FeatureSpec has user (item) side features, which
+            cannot grow incrementally; or malformed ``X``.
+        """
+        if not hasattr(self, "index_"):
+            return self.fit(X)
+        self._validate_params()
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"partial_fit takes a DataFrame of interactions, got {type(X)}.")
+        spec = extend_spec(self.feature_spec_, X)
+        inter, new_rows = combined_interactions(spec, self.history_, X)
+        old_n_items = self.n_items_
+        self.feature_spec_ = spec
+        self.n_users_, self.n_items_ = spec.n_users_, spec.n_items_
+        self.history_ = inter.history
+        self._partial_fit(inter, new_rows, old_n_items)
+        self._build_index()
+        return self
+
+    def _partial_fit(self, inter, new_rows, old_n_items) -> None:  # pragma: no cover
+        raise NotImplementedError
 
     def _validate_params(self) -> None:
         check_k(self.k, "k")

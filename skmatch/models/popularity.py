@@ -52,6 +52,16 @@ class Popularity(BaseMatcher):
         counts = np.bincount(inter.item_codes, weights=weights, minlength=len(inter.spec.items_))
         self.item_counts_ = counts[N_RESERVED:].astype(np.float32)
 
+    def _partial_fit(self, inter, new_rows, old_n_items) -> None:
+        weights = np.ones(new_rows.size) if inter.weights is None else inter.weights[new_rows]
+        if inter.labels is not None:
+            weights = weights * (inter.labels[new_rows] > 0)
+        codes = inter.item_codes[new_rows] - N_RESERVED
+        counts = np.zeros(self.n_items_, dtype=np.float64)
+        counts[:old_n_items] = self.item_counts_
+        counts += np.bincount(codes, weights=weights, minlength=self.n_items_)
+        self.item_counts_ = counts.astype(np.float32)
+
     def _make_index(self):
         return ExactIndex()
 
