@@ -8,27 +8,12 @@ import pytest
 from skmatch import FeatureSpec
 from skmatch.datasets import make_interactions
 from skmatch.export import export_onnx, item_codes, user_input_names, user_tower_inputs
-from skmatch.models import (
-    DSSM,
-    MIND,
-    NARM,
-    SINE,
-    STAMP,
-    ComirecDR,
-    ComirecSA,
-    FaceBookDSSM,
-    GRU4Rec,
-    Popularity,
-    SASRec,
-    YoutubeDNN,
-    YoutubeSBC,
-)
+from skmatch.models import DSSM, MIND, Popularity, all_estimators
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-NEURAL = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC, GRU4Rec, NARM, SASRec, STAMP,
-          MIND, ComirecDR, ComirecSA, SINE]  # fmt: skip
+NEURAL = all_estimators("neural")
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 

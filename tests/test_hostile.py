@@ -21,24 +21,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 from skmatch import FeatureSpec  # noqa: E402
 from skmatch.datasets import make_interactions  # noqa: E402
-from skmatch.models import (  # noqa: E402
-    DSSM,
-    MIND,
-    NARM,
-    SINE,
-    STAMP,
-    ComirecDR,
-    ComirecSA,
-    FaceBookDSSM,
-    GRU4Rec,
-    Popularity,
-    SASRec,
-    YoutubeDNN,
-    YoutubeSBC,
-)
+from skmatch.models import Popularity, all_estimators  # noqa: E402
 
-ALL = [Popularity, DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC, GRU4Rec, NARM, SASRec, STAMP,
-       MIND, ComirecDR, ComirecSA, SINE]  # fmt: skip
+ALL = all_estimators()
 CLEAR = (ValueError, TypeError)
 SETTINGS = settings(
     max_examples=25,

@@ -12,24 +12,9 @@ from skmatch import FeatureSpec
 from skmatch.datasets import make_interactions
 from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
-from skmatch.models import (
-    DSSM,
-    MIND,
-    NARM,
-    SINE,
-    STAMP,
-    ComirecDR,
-    ComirecSA,
-    FaceBookDSSM,
-    GRU4Rec,
-    Popularity,
-    SASRec,
-    YoutubeDNN,
-    YoutubeSBC,
-)
+from skmatch.models import Popularity, YoutubeDNN, all_estimators
 
-NEURAL = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC, GRU4Rec, NARM, SASRec, STAMP,
-          MIND, ComirecDR, ComirecSA, SINE]  # fmt: skip
+NEURAL = all_estimators("neural")
 FAST = dict(embed_dim=16, n_epochs=2, random_state=0, device="cpu")
 
 

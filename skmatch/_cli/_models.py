@@ -7,19 +7,12 @@ from collections.abc import Sequence
 
 from skmatch import models
 from skmatch.exceptions import format_values
-from skmatch.models import BaseMatcher, TorchMatcher
-
-_ABSTRACT = (BaseMatcher, TorchMatcher)
+from skmatch.models import BaseMatcher
 
 
 def model_classes() -> dict[str, type[BaseMatcher]]:
-    """The concrete model classes of :mod:`skmatch.models` by class name, sorted."""
-    found = {}
-    for name in models.__all__:
-        obj = getattr(models, name)
-        if isinstance(obj, type) and issubclass(obj, BaseMatcher) and obj not in _ABSTRACT:
-            found[name] = obj
-    return dict(sorted(found.items()))
+    """The model classes of :mod:`skmatch.models` by class name, sorted."""
+    return dict(sorted((cls.__name__, cls) for cls in models.all_estimators()))
 
 
 def resolve_model(name: str) -> type[BaseMatcher]:

@@ -1,5 +1,6 @@
 """Retrieval models: the Popularity baseline and the neural matchers."""
 
+from skmatch.models._discovery import all_estimators
 from skmatch.models._torch_base import TorchMatcher
 from skmatch.models.base import BaseMatcher
 from skmatch.models.multi_interest import MIND, SINE, ComirecDR, ComirecSA
@@ -23,4 +24,5 @@ __all__ = [
     "TorchMatcher",
     "YoutubeDNN",
     "YoutubeSBC",
+    "all_estimators",
 ]
