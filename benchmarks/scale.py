@@ -6,7 +6,7 @@ RSS is its own)::
     python -m benchmarks.scale --users 100000 --items 10000 100000 1000000 --index hnsw
     python -m benchmarks.scale --users 10000 --items 10000 100000 1000000 --index exact
 
-Data: ``make_interactions`` (5-15 events per user), leave-last-out. Model: YoutubeDNN,
+Data: ``make_interactions`` (10-30 events per user), leave-last-out. Model: YoutubeDNN,
 ``embed_dim=32``, one epoch (the fit is not what is measured). Then ``recommend`` for
 every user (k=10, seen items filtered) and ``evaluate`` on the held-out events (k=10),
 through the model's index: ``ExactIndex`` scores users in blocks sized by scikit-learn's
@@ -41,7 +41,7 @@ def run_one(n_users: int, n_items: int, index: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    df = make_interactions(n_users=n_users, n_items=n_items, seq_len=(5, 15), random_state=0)
+    df = make_interactions(n_users=n_users, n_items=n_items, seq_len=(10, 30), random_state=0)
     train, test = leave_last_out_split(df)
     data_s = time.perf_counter() - t0
     t0 = time.perf_counter()
