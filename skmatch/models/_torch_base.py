@@ -142,9 +142,10 @@ class TorchMatcher(BaseMatcher):
         """Whether training runs on whole history windows, every position at once."""
         return False
 
-    def _training_plan(self, inter, rows):
-        """Units to shuffle and the function that turns a slice of them into a batch."""
-        if not self._windowed() or getattr(self, "_incremental", False):
+    def _training_plan(self, inter, rows, incremental: bool = False):
+        """Units to shuffle and the function that turns a slice of them into a batch
+        (rows, one example per interaction, for ``incremental`` passes)."""
+        if not self._windowed() or incremental:
             return rows, lambda units, device: self._rows_batch(inter, units, device)
         user, end = _windows(inter.history, self.feature_spec_.max_seq_len)
         return np.arange(user.size), lambda units, device: self._windows_batch(
@@ -163,73 +164,60 @@ class TorchMatcher(BaseMatcher):
             batch[f"user:{name}"] = torch.from_numpy(table[users])
         return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
-    def _training_rows(self, inter) -> np.ndarray:
+    def _training_rows(self, inter, rows=None) -> np.ndarray:
+        """The rows to train on (of ``rows``, all when None): positives unless pointwise."""
+        rows = np.arange(len(inter)) if rows is None else rows
         if inter.labels is None or self.mode == "pointwise":
-            return np.arange(len(inter))
-        return np.flatnonzero(inter.labels > 0)
+            return rows
+        return rows[inter.labels[rows] > 0]
 
     def _fit(self, inter) -> None:
-        rng = np.random.default_rng(self.random_state)
-        device = self._resolve_device()
         self.__dict__.pop("n_partial_fits_", None)
         self.loss_curve_ = []
         self.validation_scores_ = []
         val = None
         if self.early_stopping:
             inter, val = self._split_validation(inter)
-        rows = self._training_rows(inter)
+        fingerprint = resume = None
+        if self.checkpoint_dir is not None:
+            fingerprint = ckpt.fingerprint(self, inter)
+            if self.warm_start:
+                resume = ckpt.load_checkpoint(self.checkpoint_dir, fingerprint)
+        rng = np.random.default_rng(self.random_state)
+        self._train_module(inter, self._training_rows(inter), rng, val=val, resume=resume,
+                           fingerprint=fingerprint)  # fmt: skip
+
+    def _partial_fit(self, inter, new_rows, old_n_items) -> None:
+        """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
+        old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
+        seed = self.random_state
+        if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
+            seed = [int(seed), self.n_partial_fits_]
+        n_iter = self.n_iter_
+        self._train_module(inter, self._training_rows(inter, new_rows),
+                           np.random.default_rng(seed), init_state=old_state)  # fmt: skip
+        self.n_iter_ = n_iter + 1
+
+    def _train_module(self, inter, rows, rng, *, val=None, resume=None, fingerprint=None,
+                      init_state=None) -> None:  # fmt: skip
+        """Build a seeded module (from ``init_state`` when given: a ``partial_fit`` pass of
+        one epoch), train it on ``rows`` and keep it, with the item vectors."""
+        device = self._resolve_device()
         positive = (
             np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
         )
         counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
         self._setup_sampling(counts, device)
         devices = [device] if device.type == "cuda" else []
-        resume = None
-        if self.checkpoint_dir is not None:
-            self._fingerprint = ckpt.fingerprint(self, inter)
-            if self.warm_start:
-                resume = ckpt.load_checkpoint(self.checkpoint_dir, self._fingerprint)
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             module = self._build_module().to(device)
-            self._train(module, inter, rows, val, rng, device, resume)
+            if init_state is not None:
+                grow_into(module, init_state)
+            self._train(module, inter, rows, val, rng, device, resume=resume,
+                        fingerprint=fingerprint, incremental=init_state is not None)  # fmt: skip
         del self._sampler, self._item_log_freq  # training-only state (may live on the GPU)
-        self.__dict__.pop("_fingerprint", None)
-        module.eval()
-        self.module_ = module
-        self.device_ = device
-        self.item_vectors_ = self._compute_item_vectors(module, device)
-
-    def _partial_fit(self, inter, new_rows, old_n_items) -> None:
-        """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
-        old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
-        device = self._resolve_device()
-        self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
-        seed = self.random_state
-        if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
-            seed = [int(seed), self.n_partial_fits_]
-        rng = np.random.default_rng(seed)
-        positive = (
-            np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
-        )
-        self._setup_sampling(np.bincount(inter.item_codes[positive],
-                                         minlength=self.n_item_codes_), device)  # fmt: skip
-        rows = new_rows
-        if inter.labels is not None and self.mode != "pointwise":
-            rows = new_rows[inter.labels[new_rows] > 0]
-        n_iter = self.n_iter_
-        devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(rng.integers(2**31 - 1)))
-            module = self._build_module().to(device)
-            grow_into(module, old_state)
-            self._incremental = True
-            try:
-                self._train(module, inter, rows, None, rng, device)
-            finally:
-                del self._incremental
-        del self._sampler, self._item_log_freq
-        self.n_iter_ = n_iter + 1
         module.eval()
         self.module_, self.device_ = module, device
         self.item_vectors_ = self._compute_item_vectors(module, device)
@@ -279,15 +267,15 @@ class TorchMatcher(BaseMatcher):
             optimizer, 1.0, 0.0, total_iters=max(total_steps, 1)
         )
 
-    def _train(self, module, inter, rows, val, rng, device, resume=None) -> None:
-        units, make_batch = self._training_plan(inter, rows)
+    def _train(self, module, inter, rows, val, rng, device, *, resume=None, fingerprint=None,
+               incremental=False) -> None:  # fmt: skip
+        units, make_batch = self._training_plan(inter, rows, incremental)
         if units.size == 0:
             raise ValueError(
                 f"{type(self).__name__} found nothing to train on: no user has an interaction "
                 "after a first one. Each user needs at least 2 interactions."
             )
-        incremental = getattr(self, "_incremental", False)  # partial_fit: one epoch
-        n_epochs = 1 if incremental else self.n_epochs
+        n_epochs = 1 if incremental else self.n_epochs  # partial_fit: one pass
         optimizer = self._make_optimizer(module)
         steps_per_epoch = math.ceil(units.size / self.batch_size)
         scheduler = self._make_scheduler(optimizer, steps_per_epoch * n_epochs)
@@ -342,17 +330,18 @@ class TorchMatcher(BaseMatcher):
             if self.verbose:
                 extra = f", val ndcg@{self.k} {self.validation_scores_[-1]:.4f}" if val else ""
                 print(f"epoch {epoch + 1}: loss {epoch_loss:.4f}{extra}", flush=True)
-            if self.checkpoint_dir is not None and not incremental:
-                self._write_checkpoint(epoch + 1, module, optimizer, scheduler, rng,
-                                       (best, best_state, stale, stopped))  # fmt: skip
+            if fingerprint is not None:
+                self._write_checkpoint(fingerprint, epoch + 1, module, optimizer, scheduler,
+                                       rng, (best, best_state, stale, stopped))  # fmt: skip
         if best_state is not None:
             module.load_state_dict(best_state)
 
-    def _write_checkpoint(self, epoch, module, optimizer, scheduler, rng, stopping) -> None:
+    def _write_checkpoint(self, fingerprint, epoch, module, optimizer, scheduler, rng,
+                          stopping) -> None:  # fmt: skip
         best, best_state, stale, stopped = stopping
         cpu = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         state = {
-            "fingerprint": self._fingerprint,
+            "fingerprint": fingerprint,
             "epoch": epoch,
             "module": cpu,
             "optimizer": optimizer.state_dict(),
