@@ -20,6 +20,7 @@ EXPECT = {
     "save_load.py": ["save/load", "joblib", "Parameters survive both: True"],
     "onnx_serving.py": ["user tower inputs", "Same as recommend: True"],
     "gpu_training.py": ["Training on", "same recommendations as on"],
+    "distributed_training.py": ["Trained on 1 process(es)", "Saved by rank 0"],
 }
 PNGS = {"quick_start.py": "quick_start_training_curve.png",
         "grid_search.py": "grid_search_recall_at_k.png"}  # fmt: skip

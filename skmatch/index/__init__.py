@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from skmatch.index._deferred import DeferredIndex
 from skmatch.index._exact import ExactIndex
 from skmatch.index._hnsw import HNSWIndex
 
-__all__ = ["ExactIndex", "HNSWIndex", "make_index"]
+__all__ = ["DeferredIndex", "ExactIndex", "HNSWIndex", "make_index"]
 
 _KINDS = ("auto", "exact", "hnsw")
 # catalogues at least this large get an HNSW index under kind="auto"

@@ -17,6 +17,7 @@ from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.model_selection._split import last_n_mask
 from skmatch.models import _checkpoint as ckpt
+from skmatch.models import _distributed as ddp
 from skmatch.models._incremental import grow_into
 from skmatch.models._params import NEGATIVES, validate_common
 from skmatch.models._query import query_from_codes
@@ -203,7 +204,7 @@ class TorchMatcher(BaseMatcher):
                       init_state=None) -> None:  # fmt: skip
         """Build a seeded module (from ``init_state`` when given: a ``partial_fit`` pass of
         one epoch), train it on ``rows`` and keep it, with the item vectors."""
-        device = self._resolve_device()
+        device = ddp.init_from_env(self._resolve_device())
         positive = (
             np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
         )
@@ -275,9 +276,12 @@ class TorchMatcher(BaseMatcher):
                 f"{type(self).__name__} found nothing to train on: no user has an interaction "
                 "after a first one. Each user needs at least 2 interactions."
             )
+        rank, size = ddp.world()
+        ddp.check_same_data(inter, units.size, device)
+        step = ddp.wrap(module, self._batch_loss, device)  # DDP under torchrun
         n_epochs = 1 if incremental else self.n_epochs  # partial_fit: one pass
         optimizer = self._make_optimizer(module)
-        steps_per_epoch = math.ceil(units.size / self.batch_size)
+        steps_per_epoch = math.ceil(ddp.shard(units, rank, size).size / self.batch_size)
         scheduler = self._make_scheduler(optimizer, steps_per_epoch * n_epochs)
         amp = (
             torch.autocast("cuda", dtype=torch.bfloat16)
@@ -294,12 +298,17 @@ class TorchMatcher(BaseMatcher):
             if stopped:
                 break
             module.train()
-            order = rng.permutation(units)
+            order, batch_rng = rng.permutation(units), rng
+            if size > 1:  # this rank's shard; its own negatives and dropout, reproducibly
+                seed = ddp.state_seed(rng)  # leaves rng as a single process would
+                order = ddp.shard(order, rank, size)
+                batch_rng = np.random.default_rng([seed, rank])
+                torch.manual_seed(seed * size + rank)
             total = torch.zeros((), device=device)
             for start in self._progress(range(0, order.size, self.batch_size), epoch):
                 batch = make_batch(order[start : start + self.batch_size], device)
                 with amp:
-                    loss = self._batch_loss(module, batch, rng)
+                    loss = step(batch, batch_rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.clip_grad_norm is not None:
@@ -308,7 +317,7 @@ class TorchMatcher(BaseMatcher):
                 if scheduler is not None:
                     scheduler.step()
                 total += loss.detach()
-            epoch_loss = float(total) / steps_per_epoch
+            epoch_loss = float(ddp.mean_over_ranks(total)) / steps_per_epoch
             if not np.isfinite(epoch_loss):
                 raise FloatingPointError(
                     f"{type(self).__name__}: the training loss became {epoch_loss} at epoch "
@@ -318,7 +327,7 @@ class TorchMatcher(BaseMatcher):
             self.loss_curve_.append(epoch_loss)
             self.n_iter_ = epoch + 1
             if val is not None:
-                score = self._validation_score(module, inter, val, device)
+                score = ddp.from_main(self._validation_score(module, inter, val, device), device)
                 self.validation_scores_.append(score)
                 if score > best:
                     best, stale = score, 0
@@ -327,12 +336,16 @@ class TorchMatcher(BaseMatcher):
                 else:
                     stale += 1
                     stopped = stale >= self.n_iter_no_change
-            if self.verbose:
+            if self.verbose and rank == 0:
                 extra = f", val ndcg@{self.k} {self.validation_scores_[-1]:.4f}" if val else ""
                 print(f"epoch {epoch + 1}: loss {epoch_loss:.4f}{extra}", flush=True)
-            if fingerprint is not None:
-                self._write_checkpoint(fingerprint, epoch + 1, module, optimizer, scheduler,
-                                       rng, (best, best_state, stale, stopped))  # fmt: skip
+            if fingerprint is not None:  # written by rank 0; no rank runs ahead of it
+                if rank == 0:
+                    stopping = (best, best_state, stale, stopped)
+                    self._write_checkpoint(
+                        fingerprint, epoch + 1, module, optimizer, scheduler, rng, stopping
+                    )
+                ddp.barrier()
         if best_state is not None:
             module.load_state_dict(best_state)
 
@@ -381,7 +394,7 @@ class TorchMatcher(BaseMatcher):
         return state["best"], best_state, state["stale"], state["stopped"]
 
     def _progress(self, iterable, epoch: int):
-        if not self.verbose:
+        if not self.verbose or not ddp.is_main_process():
             return iterable
         try:
             from tqdm.auto import tqdm
@@ -422,8 +435,9 @@ class TorchMatcher(BaseMatcher):
             parts.append(
                 (codes, module.item_forward(codes), torch.zeros(codes.shape, device=pos.device))
             )
-        if self.negatives in ("in_batch", "mixed", "hard"):
-            parts.append((pos, pos_vec, self._log_q(pos)))
+        if self.negatives in ("in_batch", "mixed", "hard"):  # of every rank under DDP
+            codes, vecs = ddp.gather_candidates(pos, pos_vec)
+            parts.append((codes, vecs, self._log_q(codes)))
         if self.negatives in ("uniform", "popularity", "mixed"):
             codes = self._sampler._draw(rng, self.n_negatives)
             log_q = torch.from_numpy(self._sampler.log_q(codes).astype(np.float32))

@@ -12,7 +12,8 @@ from sklearn.base import BaseEstimator, clone
 from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
 from skmatch.features._vocab import N_RESERVED
-from skmatch.index import ExactIndex, make_index
+from skmatch.index import DeferredIndex, ExactIndex, make_index
+from skmatch.models._distributed import is_main_process
 from skmatch.models._incremental import combined_interactions, extend_spec
 from skmatch.models._merge import merge_interests
 from skmatch.models._query import (
@@ -136,7 +137,10 @@ class BaseMatcher(BaseEstimator):
         )
 
     def _build_index(self) -> None:
-        self.index_ = self._make_index().fit(self._item_vectors())
+        index = self._make_index()
+        if not is_main_process():  # after a distributed fit only rank 0 builds it now
+            index = DeferredIndex(index)
+        self.index_ = index.fit(self._item_vectors())
 
     # ------------------------------------------------------------------ hooks
     def _fit(self, inter: Interactions) -> None:  # pragma: no cover - abstract

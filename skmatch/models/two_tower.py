@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from skmatch.features._vocab import N_RESERVED
+from skmatch.models._distributed import gather_codes
 from skmatch.models._init import make_init
 from skmatch.models._params import check_float
 from skmatch.models._torch_base import TorchMatcher
@@ -213,7 +214,7 @@ class YoutubeSBC(_TwoTower):
     def _batch_loss(self, module, batch, rng) -> torch.Tensor:
         self._freq_step += 1
         t = self._freq_step
-        items = np.unique(batch["pos"].cpu().numpy())
+        items = np.unique(gather_codes(batch["pos"]).cpu().numpy())  # all ranks' under DDP
         a = self.freq_alpha
         self._freq_gap[items] = (1 - a) * self._freq_gap[items] + a * (t - self._freq_last[items])
         self._freq_last[items] = t
