@@ -6,7 +6,9 @@ RSS is its own)::
     python -m benchmarks.scale --users 100000 --items 10000 100000 1000000 --index hnsw
     python -m benchmarks.scale --users 10000 --items 10000 100000 1000000 --index exact
 
-Data: ``make_interactions`` (10-30 events per user), leave-last-out. Model: YoutubeDNN,
+Data: ``make_interactions`` (``--seq-len``, 10-30 events per user by default; ``--skew``,
+the Zipf exponent of popularity: a lower one spreads the events over more of the
+catalogue), leave-last-out. Model: YoutubeDNN,
 ``embed_dim=32``, one epoch (the fit is not what is measured). Then ``recommend`` for
 every user (k=10, seen items filtered) and ``evaluate`` on the held-out events (k=10),
 through the model's index: ``ExactIndex`` scores users in blocks sized by scikit-learn's
@@ -31,7 +33,8 @@ sys.path.insert(0, str(HERE))
 from _common import machine, markdown_table, today  # noqa: E402
 
 
-def run_one(n_users: int, n_items: int, index: str, threads: int) -> dict:
+def run_one(n_users: int, n_items: int, index: str, threads: int, *, seq_len=(10, 30),
+            skew: float = 1.0, fit_device: str = "cpu") -> dict:  # fmt: skip
     import torch
 
     from skmatch.datasets import make_interactions
@@ -41,14 +44,15 @@ def run_one(n_users: int, n_items: int, index: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    df = make_interactions(n_users=n_users, n_items=n_items, seq_len=(10, 30), random_state=0)
+    df = make_interactions(n_users=n_users, n_items=n_items, seq_len=tuple(seq_len),
+                           popularity_skew=skew, random_state=0)  # fmt: skip
     train, test = leave_last_out_split(df)
     data_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     params = {"num_threads": threads} if index == "hnsw" else None
     model = YoutubeDNN(embed_dim=32, n_epochs=1, batch_size=1024, index=index,
-                       index_params=params, random_state=0, device="cpu")  # fmt: skip
-    model.fit(train)
+                       index_params=params, random_state=0, device=fit_device)  # fmt: skip
+    model.fit(train)  # the index is built on the CPU whatever the fit device
     fit_s = time.perf_counter() - t0
     rss_fit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     users = train["user_id"].unique()
@@ -81,12 +85,19 @@ def main(argv=None) -> None:
     p.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--index", choices=["exact", "hnsw"], default="hnsw")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seq-len", type=int, nargs=2, default=[10, 30],
+                   help="inclusive range of events per user")  # fmt: skip
+    p.add_argument("--skew", type=float, default=1.0,
+                   help="Zipf exponent of item popularity (lower: more of the catalogue used)")
+    p.add_argument("--fit-device", default="cpu",
+                   help="where the one training epoch runs (recommend/evaluate: CPU)")
     p.add_argument("--out", default=str(HERE / "out" / "scale"))
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--record", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
-        record = run_one(args.users, args.one, args.index, args.threads)
+        record = run_one(args.users, args.one, args.index, args.threads, seq_len=args.seq_len,
+                         skew=args.skew, fit_device=args.fit_device)  # fmt: skip
         Path(args.record).write_text(json.dumps(record))
         return
     out = Path(args.out)
@@ -96,7 +107,8 @@ def main(argv=None) -> None:
         path = out / f"{args.index}_{args.users}_{n_items}.json"
         cmd = [sys.executable, "-m", "benchmarks.scale", "--one", str(n_items), "--record",
                str(path), "--users", str(args.users), "--index", args.index,
-               "--threads", str(args.threads)]  # fmt: skip
+               "--threads", str(args.threads), "--seq-len", *map(str, args.seq_len),
+               "--skew", str(args.skew), "--fit-device", args.fit_device]  # fmt: skip
         done = subprocess.run(cmd, cwd=HERE.parent)
         if done.returncode != 0:
             print(f"{n_items} items: FAILED (exit {done.returncode})", flush=True)
