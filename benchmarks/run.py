@@ -53,7 +53,7 @@ MODELS = (
     "MIND", "ComirecDR", "ComirecSA", "SINE",
 )  # fmt: skip
 # epochs per model: window-trained models (every position per pass) take more passes
-EPOCHS = {m: 10 for m in MODELS} | {"GRU4Rec": 50, "SASRec": 50}
+EPOCHS = {m: 10 for m in MODELS} | {"GRU4Rec": 50, "NARM": 50, "SASRec": 50}
 GRID = {"max_seq_len": (20, 50)}
 # SASRec's paper suggests dropout 0.5 on sparse data (Beauty) and 0.2 on dense (MovieLens)
 GRID_EXTRA = {"SASRec": {"dropout": (0.2, 0.5)}}

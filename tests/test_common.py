@@ -233,7 +233,7 @@ def test_similar_items_and_transform_items(cls, fitted):
 def test_all_modes_train(cls, mode, split):
     train, _ = split
     negatives = "in_batch" if cls is YoutubeSBC else "mixed"
-    epochs = 8 if cls in (GRU4Rec, SASRec) else 3
+    epochs = 8 if cls in (GRU4Rec, NARM, SASRec) else 3
     est = make(cls, mode=mode, negatives=negatives, n_epochs=epochs).fit(train)
     assert len(est.loss_curve_) == epochs and np.isfinite(est.loss_curve_).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0]
@@ -244,7 +244,7 @@ def test_learns_better_than_popularity(cls, split, fitted):
     train, test = split
     base = evaluate(fitted[Popularity], test, k=10)["ndcg@10"]
     # window-trained models take few (but whole-sequence) steps per epoch
-    epochs = 40 if cls in (GRU4Rec, SASRec) else 8
+    epochs = 40 if cls in (GRU4Rec, NARM, SASRec) else 8
     est = make(cls, embed_dim=32, n_epochs=epochs).fit(train)
     ours = evaluate(est, test, k=10)["ndcg@10"]
     assert ours >= 1.5 * base, (ours, base)

@@ -10,6 +10,7 @@ import torch
 from skmatch.features import UserHistory
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import NARM, STAMP, GRU4Rec, SASRec
+from skmatch.models._sequential_modules import GRU4RecModule, NARMModule
 from skmatch.models._torch_base import _trim_padding, _windows
 from skmatch.nn.sequence import PackedGRU, left_to_right, right_to_left
 
@@ -90,3 +91,37 @@ def test_sasrec_checks_heads_and_last_position_switch(split):
         SASRec(train_positions="some").fit(split[0])
     model = SASRec(**{**FAST, "train_positions": "last", "n_epochs": 1}).fit(split[0])
     assert np.isfinite(model.loss_curve_).all()
+
+
+@pytest.mark.parametrize("module_cls", [GRU4RecModule, NARMModule])
+def test_window_states_equal_prefix_user_vectors(module_cls):
+    """Training on every position of a window is only right when the state at position
+    t is the user vector of the history that ends at t. (SASRec's learned positions
+    count from the window's end, so there the equality holds at the last position.)"""
+    torch.manual_seed(0)
+    args = {
+        GRU4RecModule: (40, 16, 24, 1, 0.0),
+        NARMModule: (40, 16, 24, 1, 0.0, 0.0),
+    }[module_cls]
+    module = module_cls(*args).eval()
+    hist = torch.randint(2, 40, (5, 12))
+    hist[0, :4] = 0  # short history
+    hist[1, :11] = 0  # one item
+    hist[2] = 0  # empty
+    with torch.no_grad():
+        states = module.sequence_forward({"hist": hist})  # [5, 12, 16]
+        for t in (4, 7, 11):  # the history that ends at t, left-padded to the same width
+            prefix = torch.cat([torch.zeros(5, 11 - t, dtype=hist.dtype), hist[:, : t + 1]], 1)
+            users = module.user_forward({"hist": prefix})
+            keep = hist[:, t] > 0  # positions that hold an item (targets elsewhere unused)
+            torch.testing.assert_close(states[keep, t], users[keep], rtol=1e-5, atol=1e-6)
+
+
+def test_narm_last_position_switch(split):
+    with pytest.raises(ValueError, match="train_positions"):
+        NARM(train_positions="every").fit(split[0])
+    fast = {**FAST, "n_epochs": 1, "hidden_size": 16}
+    windows = NARM(**fast).fit(split[0])
+    rows = NARM(**fast, train_positions="last").fit(split[0])
+    assert np.isfinite(windows.loss_curve_).all() and np.isfinite(rows.loss_curve_).all()
+    assert windows.n_iter_ == rows.n_iter_ == 1

@@ -14,6 +14,13 @@ from skmatch.nn.embedding import masked_mean
 from skmatch.nn.sequence import CausalSelfAttention, PackedGRU
 
 
+def causal_mask(mask: torch.Tensor) -> torch.Tensor:
+    """``[B, L(t), L(j)]``: position ``j`` holds an item and comes no later than ``t``."""
+    L = mask.shape[1]
+    causal = torch.ones(L, L, dtype=torch.bool, device=mask.device).tril()
+    return causal.unsqueeze(0) & mask.unsqueeze(1)
+
+
 class _ItemTable(nn.Module):
     def __init__(self, n_item_codes: int, dim: int, std: float = 0.05) -> None:
         super().__init__()
@@ -81,6 +88,18 @@ class NARMModule(_ItemTable):
         alpha = self.v(torch.sigmoid(self.a1(out) + self.a2(last).unsqueeze(1)))  # [B, L, 1]
         local = (alpha * mask.unsqueeze(-1).to(alpha.dtype) * out).sum(1)  # [B, H]
         return self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))  # [B, D]
+
+    def sequence_forward(self, batch: dict) -> torch.Tensor:
+        """The user vector after every prefix of each window, from one GRU pass: the
+        state at ``t`` is the global part, attention over states ``j <= t`` driven by
+        it the local part. The last position equals :meth:`user_forward`."""
+        hist = batch["hist"]  # [W, L]
+        mask = hist > 0
+        out, _ = self.gru(self.dropout(self.items(hist)), mask)  # [W, L, H]
+        gate = torch.sigmoid(self.a1(out).unsqueeze(1) + self.a2(out).unsqueeze(2))
+        alpha = self.v(gate).squeeze(-1) * causal_mask(mask).to(out.dtype)  # [W, L(t), L(j)]
+        local = alpha @ out  # [W, L, H]
+        return self.bilinear(self.out_dropout(torch.cat([out, local], dim=-1)))  # [W, L, D]
 
 
 class STAMPModule(_ItemTable):

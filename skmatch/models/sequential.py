@@ -127,7 +127,10 @@ class NARM(_Sequential):
     A GRU encodes the history; the global representation is its last state, the local
     one an attention-weighted sum of its states (attention driven by the last state);
     a bilinear decoder maps both to ``embed_dim`` for the dot product with the item
-    embeddings. Trained on every interaction with its whole prefix as input.
+    embeddings. With ``train_positions="all"`` one GRU pass over a history window gives
+    the representation after every prefix (attention restricted to the states so far),
+    and every position predicts its next item; ``"last"`` trains one example per
+    interaction with its whole prefix as input (one GRU pass per example).
     {_SEQ_NOTE}
     Parameters
     ----------
@@ -137,12 +140,19 @@ class NARM(_Sequential):
         Dropout on the item embeddings.
     output_dropout : float, default 0.5
         Dropout before the bilinear decoder.
+    train_positions : {{"all", "last"}}, default "all"
     {_COMMON_DOC}
     {_ATTRS_DOC}
     """
 
     __init__ = make_init(
-        hidden_size=100, n_layers=1, dropout=0.25, output_dropout=0.5, negatives="all"
+        hidden_size=100,
+        n_layers=1,
+        dropout=0.25,
+        output_dropout=0.5,
+        train_positions="all",
+        negatives="all",
+        batch_size=128,
     )
 
     def _validate_params(self) -> None:
