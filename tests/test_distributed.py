@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch.utils.data import DistributedSampler
 
 from skmatch.index import DeferredIndex, ExactIndex, HNSWIndex
@@ -98,6 +100,50 @@ def test_deferred_index_builds_on_first_search(inner):
 
 
 # ---------------------------------------------------------------- 2 processes, gloo
+def _collectives(rank: int, store: str, out: str) -> None:
+    """One rank of test_collectives_across_two_ranks."""
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    cpu, result = torch.device("cpu"), {}
+    try:
+        full = torch.randn(8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        lo, n = (0, 3) if rank == 0 else (3, 5)  # unequal rows, as windows give
+        mine = full[lo : lo + n].clone().requires_grad_(True)
+        codes, gathered = ddp.gather_candidates(torch.arange(10 + lo, 10 + lo + n), mine)
+        # each rank's loss reaches every gathered row, with its own weights
+        weight = torch.arange(1.0, 9.0, dtype=torch.float64).unsqueeze(1) * (rank + 1)
+        (gathered * weight).pow(2).sum().backward()
+        result.update(codes=codes, gathered=gathered.detach(), grad=mine.grad, lo=lo, n=n)
+        result["seed"] = ddp.common_seed(None, cpu)
+        result["kept_seed"] = ddp.common_seed(7, cpu)
+        result["share"] = ddp.share_of_rows(n, cpu)
+        result["mean"] = float(ddp.mean_over_ranks(torch.tensor(float(rank))))
+        result["main"] = ddp.from_main(float(rank + 10), cpu)
+        try:
+            ddp.check_same([1, rank], "a test value", cpu)
+        except ValueError as exc:
+            result["error"] = str(exc)
+    finally:
+        dist.destroy_process_group()
+    torch.save(result, f"{out}/rank{rank}.pt")
+
+
+def test_collectives_across_two_ranks(tmp_path):
+    mp.spawn(_collectives, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    full = torch.randn(8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for r in ranks:
+        assert r["codes"].tolist() == list(range(10, 18))  # rank order, no padding rows
+        torch.testing.assert_close(r["gathered"], full)
+        # d/dx of sum over ranks r' of (x * w_r')^2: 2 x (i + 1)^2 (1 + 4), row i global
+        rows = torch.arange(r["lo"], r["lo"] + r["n"], dtype=torch.float64).unsqueeze(1)
+        expected = 10 * full[r["lo"] : r["lo"] + r["n"]] * (rows + 1) ** 2
+        torch.testing.assert_close(r["grad"], expected)
+        assert r["share"] == pytest.approx(r["n"] * 2 / 8)
+        assert r["mean"] == 0.5 and r["main"] == 10.0 and r["kept_seed"] == 7
+        assert "disagree with rank 0 on a test value: [1, 1] against [1, 0]" in r["error"]
+    assert ranks[0]["seed"] == ranks[1]["seed"] and isinstance(ranks[0]["seed"], int)
+
+
 def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path):
     """Rank r takes positions r, r+2, ... of the epoch's permutation, so a step of two
     ranks with batch 64 sees the rows of a single process's step with batch 128; with
@@ -116,6 +162,14 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path):
     assert str(two[1]["index"]) == "DeferredIndex"  # ... the others defer theirs
     np.testing.assert_array_equal(two[0]["recs"], one["recs"])
 
+    # interrupted after 2 of the 3 epochs, resumed on both ranks: the same model
+    ckpt = f"checkpoint_dir={tmp_path / 'ckpt'}"
+    torchrun(tmp_path / "first", 2, "YoutubeDNN", "batch_size=64", "rows=2560", "n_epochs=2", ckpt)
+    resumed = torchrun(tmp_path / "resumed", 2, "YoutubeDNN", "batch_size=64", *params, ckpt,
+                       "warm_start=True")  # fmt: skip
+    np.testing.assert_array_equal(resumed[0]["item_vectors"], two[0]["item_vectors"])
+    np.testing.assert_array_equal(resumed[1]["loss_curve"], two[0]["loss_curve"])
+
 
 def test_two_ranks_reach_single_process_quality_on_windows(tmp_path):
     """SASRec trains on whole windows, so the ranks gather different numbers of
@@ -133,5 +187,5 @@ def test_two_ranks_reach_single_process_quality_on_windows(tmp_path):
 
 
 def test_ranks_with_different_data_are_refused(tmp_path):
-    with pytest.raises(AssertionError, match="were given different interactions than rank 0"):
+    with pytest.raises(AssertionError, match="disagree with rank 0 on the interactions"):
         torchrun(tmp_path, 2, "YoutubeDNN", "n_epochs=1", "differ=True")

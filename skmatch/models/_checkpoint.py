@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skmatch.models._distributed import world
+
 FORMAT = "skmatch-checkpoint"
 FORMAT_VERSION = 1
 FILENAME = "checkpoint.pt"
@@ -35,6 +37,8 @@ def fingerprint(est, inter) -> str:
     for array in (inter.user_codes, inter.item_codes, inter.times, inter.labels):
         if array is not None:
             h.update(np.ascontiguousarray(array).tobytes())
+    if world()[1] > 1:  # shards, steps and schedule depend on the number of ranks
+        h.update(f"world_size={world()[1]}".encode())
     return h.hexdigest()
 
 

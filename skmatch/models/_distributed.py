@@ -12,6 +12,7 @@ are absent, every function here is the single-process identity.
 from __future__ import annotations
 
 import os
+import warnings
 import zlib
 
 import numpy as np
@@ -60,10 +61,55 @@ def init_from_env(device: torch.device) -> torch.device:
                 "torch.distributed.init_process_group yourself before fit."
             )
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    if world()[1] > 1 and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
+    if world()[1] > 1 and device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device.index is None:
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        elif device.index != local:
+            warnings.warn(
+                f"device={str(device)!r} on the process of LOCAL_RANK {local}: every rank "
+                "given the same explicit index trains on that one GPU (NCCL refuses two "
+                "ranks on a device). Use device='cuda' to train on cuda:LOCAL_RANK.",
+                stacklevel=3,
+            )
     return device
+
+
+def common_seed(random_state, device: torch.device):
+    """``random_state``, except that ``None`` becomes a fresh seed drawn by rank 0 and
+    shared, so that every rank cuts its shard from the same permutation."""
+    if random_state is not None or world()[1] == 1:
+        return random_state
+    seed = torch.tensor([np.random.SeedSequence().entropy % 2**62], dtype=torch.int64)
+    seed = seed.to(device)
+    dist.broadcast(seed, 0)
+    return int(seed)
+
+
+def check_same(values: list[int], what: str, device: torch.device) -> None:
+    """Raise, on every rank, when the ranks disagree on ``values``."""
+    if world()[1] == 1:
+        return
+    local = torch.tensor(values, dtype=torch.int64, device=device)
+    out = [torch.zeros_like(local) for _ in range(world()[1])]
+    dist.all_gather(out, local)
+    rows = torch.stack(out).cpu().numpy()
+    differ = np.flatnonzero((rows != rows[0]).any(axis=1))
+    if differ.size:
+        raise ValueError(
+            f"distributed fit: {differ.size} rank(s) (first: {differ[:5].tolist()}) "
+            f"disagree with rank 0 on {what}: {rows[differ[0]].tolist()} against "
+            f"{rows[0].tolist()}."
+        )
+
+
+def share_of_rows(n: int, device: torch.device) -> float:
+    """``n * W / (rows of all ranks)``: the factor that turns this rank's mean loss over
+    its ``n`` rows into its part of the mean over every rank's rows (DDP averages the
+    ranks' gradients), for steps whose ranks hold different numbers of rows."""
+    sizes = _sizes(n, device)
+    return n * len(sizes) / max(sum(sizes), 1)
 
 
 def shard(order: np.ndarray, rank: int, size: int) -> np.ndarray:
@@ -169,24 +215,17 @@ def check_same_data(inter, n_units: int, device: torch.device) -> None:
     """Refuse to train when the ranks were given different data or vocabularies."""
     if world()[1] == 1:
         return
-    crc = zlib.crc32(np.ascontiguousarray(inter.item_codes).tobytes())
-    crc = zlib.crc32(np.ascontiguousarray(inter.user_codes).tobytes(), crc)
-    local = torch.tensor(
-        [len(inter), inter.history.n_users, int(inter.item_codes.max(initial=0)), n_units, crc],
-        dtype=torch.int64,
-        device=device,
+    crc = 0
+    for array in (inter.user_codes, inter.item_codes, inter.times, inter.labels, inter.weights):
+        if array is not None:
+            crc = zlib.crc32(np.ascontiguousarray(array).tobytes(), crc)
+    n_items = int(inter.item_codes.max(initial=0))
+    check_same(
+        [len(inter), inter.history.n_users, n_items, n_units, crc],
+        "the interactions (rows, users, max item code, training units, checksum of codes, "
+        "times, labels and weights); every rank must call fit on the same data",
+        device,
     )
-    out = [torch.zeros_like(local) for _ in range(world()[1])]
-    dist.all_gather(out, local)
-    rows = torch.stack(out).cpu().numpy()
-    differ = np.flatnonzero((rows != rows[0]).any(axis=1))
-    if differ.size:
-        raise ValueError(
-            f"distributed fit: {differ.size} rank(s) (first: {differ[:5].tolist()}) were "
-            f"given different interactions than rank 0 (rows, users, max item code, units, "
-            f"checksum: {rows[differ[0]].tolist()} vs {rows[0].tolist()}). Every rank must "
-            "call fit on the same data."
-        )
 
 
 class LossForward(torch.nn.Module):
@@ -210,4 +249,8 @@ def wrap(module: torch.nn.Module, loss_fn, device: torch.device):
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device] if device.type == "cuda" else None
-    return DistributedDataParallel(LossForward(module, loss_fn), device_ids=ids)
+    # the modules' buffers are constants (side-feature tables, routing logits): no need
+    # to re-send rank 0's every step
+    return DistributedDataParallel(
+        LossForward(module, loss_fn), device_ids=ids, broadcast_buffers=False
+    )

@@ -58,7 +58,9 @@ class MINDModule(_MultiInterest):
                  hidden_dims, power, dynamic) -> None:  # fmt: skip
         super().__init__(n_item_codes, dim)
         self.routing = CapsuleRouting(dim, n_interests, max_len, routing_iters, "shared")
-        self.user_features = UserFeatureEncoder(dim, user_features)
+        # the profile joins the capsules in the ReLU layers; without them it is unused, so
+        # no table is built (DistributedDataParallel refuses parameters without gradients)
+        self.user_features = UserFeatureEncoder(dim, user_features if hidden_dims else ())
         in_dim = dim + self.user_features.out_dim
         self.mlp = MLP(in_dim, [*hidden_dims, dim], 0.0) if hidden_dims else None
         self.power, self.dynamic, self.n_interests = power, dynamic, n_interests

@@ -179,12 +179,16 @@ class TorchMatcher(BaseMatcher):
         val = None
         if self.early_stopping:
             inter, val = self._split_validation(inter)
+        device = ddp.init_from_env(self._resolve_device())  # torchrun's group, if any
         fingerprint = resume = None
         if self.checkpoint_dir is not None:
             fingerprint = ckpt.fingerprint(self, inter)
             if self.warm_start:
                 resume = ckpt.load_checkpoint(self.checkpoint_dir, fingerprint)
-        rng = np.random.default_rng(self.random_state)
+            ddp.check_same([-1 if resume is None else resume["epoch"]],
+                           "the epoch of the checkpoint to resume (is checkpoint_dir on a "
+                           "filesystem every node sees?)", device)  # fmt: skip
+        rng = np.random.default_rng(ddp.common_seed(self.random_state, device))
         self._train_module(inter, self._training_rows(inter), rng, val=val, resume=resume,
                            fingerprint=fingerprint)  # fmt: skip
 
@@ -192,7 +196,7 @@ class TorchMatcher(BaseMatcher):
         """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
         old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
         self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
-        seed = self.random_state
+        seed = ddp.common_seed(self.random_state, ddp.init_from_env(self._resolve_device()))
         if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
             seed = [int(seed), self.n_partial_fits_]
         n_iter = self.n_iter_
@@ -476,7 +480,10 @@ class TorchMatcher(BaseMatcher):
         if "targets" in batch:  # a window: every position predicts the next item
             states = module.sequence_forward(batch)  # [W, L, D]
             valid = batch["targets"] > 0  # [W, L]
-            return self._loss(module, states[valid], batch["targets"][valid], batch, rng)
+            loss = self._loss(module, states[valid], batch["targets"][valid], batch, rng)
+            if ddp.world()[1] > 1:  # ranks hold different numbers of positions
+                loss = loss * ddp.share_of_rows(int(valid.sum()), loss.device)
+            return loss
         user = module.user_forward(batch)  # [B, D] or [B, M, D]
         return self._loss(module, user, batch["pos"], batch, rng)
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from skmatch.features._vocab import N_RESERVED
-from skmatch.models._distributed import gather_codes
+from skmatch.models._distributed import gather_codes, world
 from skmatch.models._init import make_init
 from skmatch.models._params import check_float
 from skmatch.models._torch_base import TorchMatcher
@@ -201,7 +201,7 @@ class YoutubeSBC(_TwoTower):
     def _setup_sampling(self, counts: np.ndarray, device) -> None:
         super()._setup_sampling(counts, device)
         n_rows = max(int(counts[N_RESERVED:].sum()), 1)
-        steps = max(n_rows // self.batch_size, 1)
+        steps = max(n_rows // (self.batch_size * world()[1]), 1)  # steps of all ranks
         # before any evidence an item is assumed seen once per epoch
         self._freq_last = np.zeros(counts.size, dtype=np.float64)
         self._freq_gap = np.full(counts.size, float(steps), dtype=np.float64)
