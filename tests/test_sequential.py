@@ -10,7 +10,7 @@ import torch
 from skmatch.features import UserHistory
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import NARM, STAMP, GRU4Rec, SASRec
-from skmatch.models._sequential_modules import GRU4RecModule, NARMModule
+from skmatch.models._sequential_modules import GRU4RecModule, NARMModule, SASRecModule
 from skmatch.models._torch_base import _trim_padding, _windows
 from skmatch.nn.sequence import PackedGRU, left_to_right, right_to_left
 
@@ -125,3 +125,21 @@ def test_narm_last_position_switch(split):
     rows = NARM(**fast, train_positions="last").fit(split[0])
     assert np.isfinite(windows.loss_curve_).all() and np.isfinite(rows.loss_curve_).all()
     assert windows.n_iter_ == rows.n_iter_ == 1
+
+
+@pytest.mark.parametrize("module_cls", [GRU4RecModule, NARMModule, SASRecModule])
+def test_states_at_asked_positions_are_those_of_the_full_window(module_cls):
+    torch.manual_seed(0)
+    args = {
+        GRU4RecModule: (40, 16, 24, 1, 0.0),
+        NARMModule: (40, 16, 24, 1, 0.0, 0.0),
+        SASRecModule: (40, 16, 2, 2, 0.0, 9),
+    }[module_cls]
+    module = module_cls(*args).eval()
+    hist = torch.randint(2, 40, (4, 9))
+    hist[0, :6] = 0
+    positions = (hist > 0) & (torch.rand(4, 9) < 0.6)
+    with torch.no_grad():
+        full = module.sequence_forward({"hist": hist})  # [4, 9, 16]
+        asked = module.sequence_forward({"hist": hist}, positions)  # [P, 16]
+    torch.testing.assert_close(asked, full[positions], rtol=1e-5, atol=1e-6)

@@ -2,7 +2,9 @@
 
 Every module embeds items with one table (the item tower), reads left-padded histories
 ``batch["hist"]`` ``[B, L]`` (0 = padding) and returns ``user_forward(batch) -> [B, D]``;
-the causal ones also give ``sequence_forward(batch) -> [B, L, D]`` (a state per position).
+the causal ones also give ``sequence_forward(batch, positions=None) -> [B, L, D]`` (a
+state per position), or ``[P, D]``: the states at the ``P`` true entries of the boolean
+``positions [B, L]`` (the positions that have a next item to predict).
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ class GRU4RecModule(_ItemTable):
         self.gru = PackedGRU(dim, hidden_size, n_layers, dropout)
         self.out = nn.Linear(hidden_size, dim)
 
-    def sequence_forward(self, batch: dict) -> torch.Tensor:
+    def sequence_forward(self, batch: dict, positions=None) -> torch.Tensor:
         hist = batch["hist"]  # [B, L]
         out, _ = self.gru(self.dropout(self.items(hist)), hist > 0)  # [B, L, H]
-        return self.out(out)  # [B, L, D]
+        return self.out(out if positions is None else out[positions])  # [B, L, D] or [P, D]
 
     def user_forward(self, batch: dict) -> torch.Tensor:
         hist = batch["hist"]
@@ -60,9 +62,10 @@ class SASRecModule(_ItemTable):
         super().__init__(n_item_codes, dim)
         self.encoder = CausalSelfAttention(dim, n_heads, n_layers, dropout, max_len)
 
-    def sequence_forward(self, batch: dict) -> torch.Tensor:
+    def sequence_forward(self, batch: dict, positions=None) -> torch.Tensor:
         hist = batch["hist"]
-        return self.encoder(self.items(hist), hist > 0)  # [B, L, D]
+        states = self.encoder(self.items(hist), hist > 0)  # [B, L, D]
+        return states if positions is None else states[positions]  # [B, L, D] or [P, D]
 
     def user_forward(self, batch: dict) -> torch.Tensor:
         return self.sequence_forward(batch)[:, -1]  # the most recent position
@@ -89,17 +92,24 @@ class NARMModule(_ItemTable):
         local = (alpha * mask.unsqueeze(-1).to(alpha.dtype) * out).sum(1)  # [B, H]
         return self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))  # [B, D]
 
-    def sequence_forward(self, batch: dict) -> torch.Tensor:
+    def sequence_forward(self, batch: dict, positions=None) -> torch.Tensor:
         """The user vector after every prefix of each window, from one GRU pass: the
         state at ``t`` is the global part, attention over states ``j <= t`` driven by
-        it the local part. The last position equals :meth:`user_forward`."""
+        it the local part. The last position equals :meth:`user_forward`. Attention is
+        computed for the asked ``positions`` only (sparse data: mostly padding)."""
         hist = batch["hist"]  # [W, L]
         mask = hist > 0
         out, _ = self.gru(self.dropout(self.items(hist)), mask)  # [W, L, H]
-        gate = torch.sigmoid(self.a1(out).unsqueeze(1) + self.a2(out).unsqueeze(2))
-        alpha = self.v(gate).squeeze(-1) * causal_mask(mask).to(out.dtype)  # [W, L(t), L(j)]
-        local = alpha @ out  # [W, L, H]
-        return self.bilinear(self.out_dropout(torch.cat([out, local], dim=-1)))  # [W, L, D]
+        every = positions is None
+        # window and position of each of the P queries
+        w, t = (torch.ones_like(mask) if every else positions).nonzero(as_tuple=True)
+        query = out[w, t]  # [P, H], the global part
+        keys = self.a1(out)[w]  # [P, L, H]
+        alpha = self.v(torch.sigmoid(keys + self.a2(query).unsqueeze(1))).squeeze(-1)  # [P, L]
+        alpha = alpha * causal_mask(mask)[w, t].to(out.dtype)  # states j <= t only
+        local = torch.bmm(alpha.unsqueeze(1), out[w]).squeeze(1)  # [P, H]
+        user = self.bilinear(self.out_dropout(torch.cat([query, local], dim=-1)))  # [P, D]
+        return user.view(*mask.shape, -1) if every else user  # [W, L, D] or [P, D]
 
 
 class STAMPModule(_ItemTable):

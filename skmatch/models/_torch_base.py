@@ -478,9 +478,9 @@ class TorchMatcher(BaseMatcher):
     def _batch_loss(self, module, batch, rng) -> torch.Tensor:
         batch = _trim_padding(batch)
         if "targets" in batch:  # a window: every position predicts the next item
-            states = module.sequence_forward(batch)  # [W, L, D]
             valid = batch["targets"] > 0  # [W, L]
-            loss = self._loss(module, states[valid], batch["targets"][valid], batch, rng)
+            states = module.sequence_forward(batch, valid)  # [P, D], P = valid positions
+            loss = self._loss(module, states, batch["targets"][valid], batch, rng)
             if ddp.world()[1] > 1:  # ranks hold different numbers of positions
                 loss = loss * ddp.share_of_rows(int(valid.sum()), loss.device)
             return loss
