@@ -16,9 +16,9 @@ embedded from training + validation items (``train1``), which are excluded from 
 ranking over all items; Recall@10/20 and NDCG@10/20 averaged over all users.
 
 Ours: ``embed_dim=64``, ``FeatureSpec(max_seq_len=50)``, ids only, each model's default
-batch size (GRU4Rec/SASRec: 128 history windows; NARM/STAMP: 256 rows) and otherwise its
-defaults; SASRec ``dropout=0.5`` on Beauty. Epochs: GRU4Rec and SASRec train on whole history
-windows (every position per pass, few steps per epoch), 50 epochs; NARM and STAMP train one
+batch size (GRU4Rec/NARM/SASRec: 128 history windows; STAMP: 256 rows) and otherwise its
+defaults; SASRec ``dropout=0.5`` on Beauty. Epochs: GRU4Rec, NARM and SASRec train on whole
+history windows (every position per pass, few steps per epoch), 50 epochs; STAMP trains one
 example per interaction, 10 epochs.
 
 ``--compare torch-rechub`` runs the anchor (``sasrec,narm,stamp,gru4rec_fixed``) in
@@ -60,7 +60,7 @@ ANCHOR = Path(
 )
 ALL_MODELS = ("GRU4Rec", "NARM", "SASRec", "STAMP")
 RECHUB_MODELS = {"SASRec": "sasrec", "NARM": "narm", "STAMP": "stamp", "GRU4Rec": "gru4rec_fixed"}
-DEFAULT_EPOCHS = {"GRU4Rec": 50, "SASRec": 50, "NARM": 10, "STAMP": 10}
+DEFAULT_EPOCHS = {"GRU4Rec": 50, "SASRec": 50, "NARM": 50, "STAMP": 10}
 SEQ_LEN = 50
 
 

@@ -34,7 +34,16 @@ class _Sequential(TorchMatcher):
             check_choice(self.train_positions, "train_positions", ("all", "last"))
 
 
-class GRU4Rec(_Sequential):
+class _Recurrent(_Sequential):
+    """GRU-based models: a GRU of ``hidden_size`` units and ``n_layers`` layers."""
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_int(self.hidden_size, "hidden_size")
+        check_int(self.n_layers, "n_layers")
+
+
+class GRU4Rec(_Recurrent):
     __doc__ = f"""GRU4Rec (Hidasi et al., ICLR 2016; Tan et al. 2016): a GRU over the history.
 
     The GRU runs over packed sequences, so padding never enters its state; its output,
@@ -61,11 +70,6 @@ class GRU4Rec(_Sequential):
         negatives="all",
         batch_size=128,
     )
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int(self.hidden_size, "hidden_size")
-        check_int(self.n_layers, "n_layers")
 
     def _build_module(self):
         return GRU4RecModule(
@@ -121,7 +125,7 @@ class SASRec(_Sequential):
         )
 
 
-class NARM(_Sequential):
+class NARM(_Recurrent):
     __doc__ = f"""NARM (Li et al., CIKM 2017): neural attentive session-based recommendation.
 
     A GRU encodes the history; the global representation is its last state, the local
@@ -157,8 +161,6 @@ class NARM(_Sequential):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        check_int(self.hidden_size, "hidden_size")
-        check_int(self.n_layers, "n_layers")
         _check_dropout(self.output_dropout, "output_dropout")
 
     def _build_module(self):
