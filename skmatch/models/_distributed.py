@@ -11,6 +11,7 @@ are absent, every function here is the single-process identity.
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 import zlib
@@ -250,7 +251,7 @@ def wrap(module: torch.nn.Module, loss_fn, device: torch.device):
 
     ids = [device] if device.type == "cuda" else None
     # the modules' buffers are constants (side-feature tables, routing logits): no need
-    # to re-send rank 0's every step
-    return DistributedDataParallel(
-        LossForward(module, loss_fn), device_ids=ids, broadcast_buffers=False
-    )
+    # to re-send rank 0's every step (the keyword was renamed in recent torch)
+    params = inspect.signature(DistributedDataParallel).parameters
+    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    return DistributedDataParallel(LossForward(module, loss_fn), device_ids=ids, **{no_sync: False})
