@@ -65,3 +65,21 @@ def test_merge_interests_dedupes_and_keeps_best_score():
     np.testing.assert_allclose(out_s, [[0.95, 0.9, 0.8, 0.1]])
     out_p, out_s = merge_interests(pos, scores, 6)
     assert out_p[0, -1] == -1 and out_s[0, -1] == -np.inf
+
+
+def test_dropout_is_inverted_dropout():
+    from skmatch.nn.dropout import Dropout
+
+    x = torch.full((200, 500), 3.0)
+    drop = Dropout(0.3).train()
+    torch.manual_seed(0)
+    out = drop(x)
+    zeros = (out == 0).float().mean().item()
+    assert abs(zeros - 0.3) < 0.01  # each element dropped with probability p
+    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 3.0 / 0.7))
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), out)  # torch's generator: seeded, reproducible
+    assert drop.eval()(x) is x and Dropout(0.0).train()(x) is x
+    x.requires_grad_(True)
+    Dropout(0.5).train()(x).sum().backward()
+    assert set(x.grad.unique().tolist()) <= {0.0, 2.0}

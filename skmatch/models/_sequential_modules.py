@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skmatch.nn.dropout import Dropout
 from skmatch.nn.embedding import masked_mean
 from skmatch.nn.sequence import CausalSelfAttention, PackedGRU
 
@@ -40,7 +41,7 @@ class GRU4RecModule(_ItemTable):
 
     def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout) -> None:
         super().__init__(n_item_codes, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.gru = PackedGRU(dim, hidden_size, n_layers, dropout)
         self.out = nn.Linear(hidden_size, dim)
 
@@ -76,12 +77,12 @@ class NARMModule(_ItemTable):
 
     def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout, output_dropout):
         super().__init__(n_item_codes, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.gru = PackedGRU(dim, hidden_size, n_layers)
         self.a1 = nn.Linear(hidden_size, hidden_size, bias=False)
         self.a2 = nn.Linear(hidden_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
-        self.out_dropout = nn.Dropout(output_dropout)
+        self.out_dropout = Dropout(output_dropout)
         self.bilinear = nn.Linear(2 * hidden_size, dim, bias=False)
 
     def user_forward(self, batch: dict) -> torch.Tensor:

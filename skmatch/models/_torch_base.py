@@ -495,7 +495,9 @@ class TorchMatcher(BaseMatcher):
         if self.negatives == "all" and self.mode == "listwise" and "weight" not in batch:
             # full softmax over the catalogue: plain cross-entropy
             codes = torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
-            logits = self._score(user, module.item_forward(codes)) / self.temperature
+            logits = self._score(user, module.item_forward(codes))  # [P, n_items]
+            if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over P x n_items
+                logits = logits / self.temperature
             loss = F.cross_entropy(logits, pos - N_RESERVED)
             return loss + self._l2(user, pos_vec)
         pos_logit = (user * pos_vec).sum(-1) / self.temperature

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from skmatch.nn.dropout import Dropout
+
 
 class MLP(nn.Module):
     """Linear layers with an activation and dropout between them.
@@ -32,7 +34,7 @@ class MLP(nn.Module):
             if i < len(dims) - 1:
                 layers.append(act())
                 if dropout > 0:
-                    layers.append(nn.Dropout(dropout))
+                    layers.append(Dropout(dropout))
             in_dim = out_dim
         self.net = nn.Sequential(*layers)
         self.out_dim = in_dim

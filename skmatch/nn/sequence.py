@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skmatch.nn.dropout import Dropout
+
 
 def left_to_right(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Move the last ``lengths[b]`` steps of each row to the front: ``[B, L, ...]``."""
@@ -64,7 +66,7 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int):
         super().__init__()
         self.positions = nn.Embedding(max_len, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.n_heads = n_heads
         self.attn_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
         self.qkv = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(n_layers)])
@@ -73,7 +75,7 @@ class CausalSelfAttention(nn.Module):
         self.ff = nn.ModuleList(
             [
                 nn.Sequential(
-                    nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim)
+                    nn.Linear(dim, dim), nn.GELU(), Dropout(dropout), nn.Linear(dim, dim)
                 )
                 for _ in range(n_layers)
             ]
