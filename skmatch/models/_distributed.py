@@ -122,9 +122,14 @@ def shard(order: np.ndarray, rank: int, size: int) -> np.ndarray:
     """
     if size == 1:
         return order
-    total = -(-order.size // size) * size
+    total = shard_size(order.size, size) * size
     padded = np.resize(order, total) if order.size else order  # wrap-around padding
     return padded[rank:total:size]
+
+
+def shard_size(n: int, size: int) -> int:
+    """Units per rank when ``n`` are sharded over ``size`` ranks (see :func:`shard`)."""
+    return -(-n // size)
 
 
 def state_seed(rng: np.random.Generator) -> int:
@@ -140,12 +145,12 @@ def _sizes(n: int, device: torch.device) -> list[int]:
     return [int(x) for x in out]
 
 
-def gather_codes(codes: torch.Tensor) -> torch.Tensor:
+def gather_codes(codes: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
     """The 1-d tensors ``codes`` of every rank, concatenated in rank order (no gradient;
-    sizes may differ between ranks)."""
+    sizes may differ between ranks; pass them when already gathered)."""
     if world()[1] == 1:
         return codes
-    sizes = _sizes(codes.shape[0], codes.device)
+    sizes = _sizes(codes.shape[0], codes.device) if sizes is None else sizes
     padded = F.pad(codes, (0, max(sizes) - codes.shape[0]))
     out = [torch.empty_like(padded) for _ in sizes]
     dist.all_gather(out, padded)
@@ -186,7 +191,7 @@ def gather_candidates(codes: torch.Tensor, vecs: torch.Tensor):
     stacked = _GatherRows.apply(F.pad(vecs, (0, 0, 0, longest - codes.shape[0])))
     keep = torch.cat([torch.arange(n, device=vecs.device) + r * longest
                       for r, n in enumerate(sizes)])  # fmt: skip
-    return gather_codes(codes), stacked[keep]
+    return gather_codes(codes, sizes), stacked[keep]
 
 
 def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:

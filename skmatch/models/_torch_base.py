@@ -189,26 +189,26 @@ class TorchMatcher(BaseMatcher):
                            "the epoch of the checkpoint to resume (is checkpoint_dir on a "
                            "filesystem every node sees?)", device)  # fmt: skip
         rng = np.random.default_rng(ddp.common_seed(self.random_state, device))
-        self._train_module(inter, self._training_rows(inter), rng, val=val, resume=resume,
-                           fingerprint=fingerprint)  # fmt: skip
+        self._train_module(inter, self._training_rows(inter), rng, device, val=val,
+                           resume=resume, fingerprint=fingerprint)  # fmt: skip
 
     def _partial_fit(self, inter, new_rows, old_n_items) -> None:
         """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
         old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
         self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
-        seed = ddp.common_seed(self.random_state, ddp.init_from_env(self._resolve_device()))
+        device = ddp.init_from_env(self._resolve_device())  # torchrun's group, if any
+        seed = ddp.common_seed(self.random_state, device)
         if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
             seed = [int(seed), self.n_partial_fits_]
         n_iter = self.n_iter_
         self._train_module(inter, self._training_rows(inter, new_rows),
-                           np.random.default_rng(seed), init_state=old_state)  # fmt: skip
+                           np.random.default_rng(seed), device, init_state=old_state)  # fmt: skip
         self.n_iter_ = n_iter + 1
 
-    def _train_module(self, inter, rows, rng, *, val=None, resume=None, fingerprint=None,
-                      init_state=None) -> None:  # fmt: skip
+    def _train_module(self, inter, rows, rng, device, *, val=None, resume=None,
+                      fingerprint=None, init_state=None) -> None:  # fmt: skip
         """Build a seeded module (from ``init_state`` when given: a ``partial_fit`` pass of
-        one epoch), train it on ``rows`` and keep it, with the item vectors."""
-        device = ddp.init_from_env(self._resolve_device())
+        one epoch), train it on ``rows`` on ``device`` and keep it, with the item vectors."""
         positive = (
             np.arange(len(inter)) if inter.labels is None else np.flatnonzero(inter.labels > 0)
         )
@@ -285,7 +285,7 @@ class TorchMatcher(BaseMatcher):
         step = ddp.wrap(module, self._batch_loss, device)  # DDP under torchrun
         n_epochs = 1 if incremental else self.n_epochs  # partial_fit: one pass
         optimizer = self._make_optimizer(module)
-        steps_per_epoch = math.ceil(ddp.shard(units, rank, size).size / self.batch_size)
+        steps_per_epoch = math.ceil(ddp.shard_size(units.size, size) / self.batch_size)
         scheduler = self._make_scheduler(optimizer, steps_per_epoch * n_epochs)
         amp = (
             torch.autocast("cuda", dtype=torch.bfloat16)
