@@ -275,6 +275,8 @@ def test_unknown_params_and_aliases():
         dict(temperature=0),
         dict(batch_size=1),
         dict(device="tpu"),
+        dict(amp="bf16"),
+        dict(amp=1),
     ],
 )
 def test_bad_params_raise_on_fit(bad, split):

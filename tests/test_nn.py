@@ -29,7 +29,9 @@ def test_pairwise_and_pointwise_by_hand():
     expected = np.log1p(np.exp(-1.0)) + np.log1p(np.exp(0.0))
     assert bce.item() == pytest.approx(expected, rel=1e-6)
     weighted = pairwise_loss(
-        torch.tensor([1.0, 0.0]), torch.zeros(2, 1), torch.ones(2, 1, dtype=bool),
+        torch.tensor([1.0, 0.0]),
+        torch.zeros(2, 1),
+        torch.ones(2, 1, dtype=bool),
         weight=torch.tensor([1.0, 0.0]),
     )
     assert weighted.item() == pytest.approx(bpr.item(), rel=1e-6)
@@ -83,3 +85,53 @@ def test_dropout_is_inverted_dropout():
     x.requires_grad_(True)
     Dropout(0.5).train()(x).sum().backward()
     assert set(x.grad.unique().tolist()) <= {0.0, 2.0}
+
+
+def test_keep_mask_lanes_are_independent_with_probability_p():
+    from skmatch.nn.dropout import keep_mask
+
+    x = torch.zeros(400_003)  # not a multiple of the four lanes of a 64-bit draw
+    torch.manual_seed(0)
+    keep = keep_mask(x, 0.2)
+    assert keep.shape == x.shape and keep.dtype == torch.bool
+    assert abs(keep.float().mean().item() - 0.8) < 0.003
+    lanes = keep[:400_000].view(-1, 4).float()  # each 16-bit lane of a draw alone
+    np.testing.assert_allclose(lanes.mean(0).numpy(), 0.8, atol=0.006)
+    # neighbouring lanes of one draw are independent: P(both kept) = 0.8 ** 2
+    assert abs((lanes[:, 0] * lanes[:, 3]).mean().item() - 0.64) < 0.006
+    assert keep_mask(x[:1000], 0.0).all()
+    assert not keep_mask(x[:1000], 0.9999999).any()
+
+
+def _plain_additive(keys, query, w):
+    return (torch.sigmoid(keys + query.unsqueeze(1)) * w).sum(-1)
+
+
+def test_additive_scores_equal_the_plain_formula_with_gradients():
+    from skmatch.nn.additive import additive_scores
+
+    g = torch.Generator().manual_seed(0)
+    inputs = [
+        torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+        for shape in ((3, 5, 4), (3, 4), (4,))
+    ]
+    assert torch.autograd.gradcheck(additive_scores, inputs)
+    weights = torch.randn(3, 5, dtype=torch.float64, generator=g)
+    ours = torch.autograd.grad((additive_scores(*inputs) * weights).sum(), inputs)
+    plain = torch.autograd.grad((_plain_additive(*inputs) * weights).sum(), inputs)
+    for a, b in zip(ours, plain, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_additive_scores_under_cpu_autocast_match_float32():
+    from skmatch.nn.additive import additive_scores
+
+    g = torch.Generator().manual_seed(1)
+    keys, query, w = (torch.randn(*s, generator=g) for s in ((4, 6, 8), (4, 8), (8,)))
+    lin = torch.nn.Linear(8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = additive_scores(lin(keys), query, w)  # bfloat16 keys, float32 query
+    mixed.float().sum().backward()  # a bfloat16 gradient arrives: no dtype error
+    torch.testing.assert_close(
+        mixed.float(), _plain_additive(lin(keys), query, w), atol=0.05, rtol=0.02
+    )

@@ -10,9 +10,14 @@ import torch
 from skmatch.features import UserHistory
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import NARM, STAMP, GRU4Rec, SASRec
-from skmatch.models._sequential_modules import GRU4RecModule, NARMModule, SASRecModule
+from skmatch.models._sequential_modules import (
+    GRU4RecModule,
+    NARMModule,
+    SASRecModule,
+    STAMPModule,
+)
 from skmatch.models._torch_base import _trim_padding, _windows
-from skmatch.nn.sequence import PackedGRU, left_to_right, right_to_left
+from skmatch.nn.sequence import CausalSelfAttention, PackedGRU, left_to_right, right_to_left
 
 DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
 FAST = dict(embed_dim=16, n_epochs=3, random_state=0, device=DEVICE)
@@ -143,3 +148,80 @@ def test_states_at_asked_positions_are_those_of_the_full_window(module_cls):
         full = module.sequence_forward({"hist": hist})  # [4, 9, 16]
         asked = module.sequence_forward({"hist": hist}, positions)  # [P, 16]
     torch.testing.assert_close(asked, full[positions], rtol=1e-5, atol=1e-6)
+
+
+def _plain_stamp(m, hist):
+    """STAMP's user vector written as in the paper (Liu et al. 2018, eq. 7-10)."""
+    mask = hist > 0
+    x = m.items(hist)
+    last = x[:, -1]
+    memory = x.sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+    gate = torch.sigmoid(m.w1(x) + m.w2(last).unsqueeze(1) + m.w3(memory).unsqueeze(1))
+    alpha = m.w0(gate) * mask.unsqueeze(-1)
+    attended = (alpha * x).sum(1)
+    return torch.tanh(m.mlp_a(attended)) * torch.tanh(m.mlp_b(last))
+
+
+def _plain_narm(m, hist):
+    mask = hist > 0
+    out, last = m.gru(m.items(hist), mask)
+    alpha = m.v(torch.sigmoid(m.a1(out) + m.a2(last).unsqueeze(1))) * mask.unsqueeze(-1)
+    return m.bilinear(torch.cat([last, (alpha * out).sum(1)], dim=-1))
+
+
+@pytest.mark.parametrize("which", ["STAMP", "NARM"])
+def test_attention_modules_equal_the_plain_formula_with_gradients(which):
+    torch.manual_seed(0)
+    if which == "STAMP":
+        m, plain = STAMPModule(30, 8), _plain_stamp
+    else:
+        m, plain = NARMModule(30, 8, 10, 1, 0.0, 0.0), _plain_narm
+    m = m.double().eval()
+    torch.nn.init.normal_(m.items.weight, std=0.3)
+    with torch.no_grad():
+        m.items.weight[0].zero_()
+    hist = torch.randint(1, 30, (6, 7))
+    hist[0] = 0  # an empty history
+    hist[1, :4] = 0  # a short one
+    weights = torch.randn(6, 8, dtype=torch.float64)
+    params = list(m.parameters())
+    ours = torch.autograd.grad((m.user_forward({"hist": hist}) * weights).sum(), params)
+    ref = torch.autograd.grad((plain(m, hist) * weights).sum(), params)
+    torch.testing.assert_close(m.user_forward({"hist": hist}), plain(m, hist))
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_sasrec_attention_by_hand_equals_sdpa():
+    """CPU training writes the attention out (for the cheap dropout mask); with a dropout
+    that keeps everything it must equal the fused kernel of evaluation."""
+    torch.manual_seed(0)
+    enc = CausalSelfAttention(16, 2, 2, 1e-9, 7)  # p rounds to 0: every element kept
+    x = torch.randn(4, 7, 16)
+    mask = torch.rand(4, 7) > 0.3
+    mask[0] = False
+    torch.testing.assert_close(enc.train()(x, mask), enc.eval()(x, mask))
+
+
+def test_amp_true_trains_in_bfloat16_on_cpu_and_still_learns(split):
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 or AMX)")
+    train, test = split
+    seen = set()
+
+    def record(module, args, out):
+        if isinstance(module, torch.nn.Linear) and module.training:
+            seen.add(out.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        fast = SASRec(**{**FAST, "n_epochs": 8}, amp=True).fit(train)
+        bf16 = set(seen)
+        seen.clear()
+        full = SASRec(**{**FAST, "n_epochs": 8}).fit(train)
+    finally:
+        handle.remove()
+    assert bf16 == {torch.bfloat16} and seen == {torch.float32}  # "auto": float32 on CPU
+    assert fast.item_vectors_.dtype == np.float32  # inference stays float32
+    a, b = fast.score(test), full.score(test)
+    assert a > 0.8 * b, (a, b)

@@ -61,6 +61,8 @@ def validate_common(est) -> None:
         check_float(est.clip_grad_norm, "clip_grad_norm", 0.0, strict=True)
     if est.device not in ("auto", "cpu", "cuda") and not str(est.device).startswith("cuda:"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {est.device!r}.")
+    if not (est.amp == "auto" or isinstance(est.amp, bool)):
+        raise ValueError(f"amp must be 'auto', True or False, got {est.amp!r}.")
     check_choice(est.index, "index", ("auto", "exact", "hnsw"))
     if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, str | os.PathLike):
         raise TypeError(

@@ -10,10 +10,11 @@ state per position), or ``[P, D]``: the states at the ``P`` true entries of the 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from skmatch.nn.additive import additive_scores
 from skmatch.nn.dropout import Dropout
-from skmatch.nn.embedding import masked_mean
 from skmatch.nn.sequence import CausalSelfAttention, PackedGRU
 
 
@@ -34,6 +35,11 @@ class _ItemTable(nn.Module):
 
     def item_forward(self, codes: torch.Tensor) -> torch.Tensor:  # [N] -> [N, D]
         return self.items(codes)
+
+    def all_items(self, first: int) -> torch.Tensor:
+        """``item_forward(arange(first, n_codes))`` as a view of the table: no gather, and
+        a backward without the embedding's index sort (the full softmax's item side)."""
+        return self.items.weight[first:]
 
 
 class GRU4RecModule(_ItemTable):
@@ -89,8 +95,9 @@ class NARMModule(_ItemTable):
         hist = batch["hist"]
         mask = hist > 0
         out, last = self.gru(self.dropout(self.items(hist)), mask)  # [B, L, H], [B, H]
-        alpha = self.v(torch.sigmoid(self.a1(out) + self.a2(last).unsqueeze(1)))  # [B, L, 1]
-        local = (alpha * mask.unsqueeze(-1).to(alpha.dtype) * out).sum(1)  # [B, H]
+        alpha = additive_scores(self.a1(out), self.a2(last), self.v.weight[0])  # [B, L]
+        alpha = alpha * mask.to(alpha.dtype)
+        local = torch.bmm(alpha.unsqueeze(1).to(out.dtype), out).squeeze(1)  # [B, H]
         return self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))  # [B, D]
 
     def sequence_forward(self, batch: dict, positions=None) -> torch.Tensor:
@@ -106,7 +113,7 @@ class NARMModule(_ItemTable):
         w, t = (torch.ones_like(mask) if every else positions).nonzero(as_tuple=True)
         query = out[w, t]  # [P, H], the global part
         keys = self.a1(out)[w]  # [P, L, H]
-        alpha = self.v(torch.sigmoid(keys + self.a2(query).unsqueeze(1))).squeeze(-1)  # [P, L]
+        alpha = additive_scores(keys, self.a2(query), self.v.weight[0])  # [P, L]
         alpha = alpha * causal_mask(mask)[w, t].to(out.dtype)  # states j <= t only
         local = torch.bmm(alpha.unsqueeze(1), out[w]).squeeze(1)  # [P, H]
         user = self.bilinear(self.out_dropout(torch.cat([query, local], dim=-1)))  # [P, D]
@@ -128,10 +135,16 @@ class STAMPModule(_ItemTable):
     def user_forward(self, batch: dict) -> torch.Tensor:
         hist = batch["hist"]
         mask = hist > 0
-        x = self.items(hist)  # [B, L, D]
-        last = x[:, -1]  # the most recent item (zeros for an empty history)
-        memory = masked_mean(x, mask)  # [B, D]
-        gate = torch.sigmoid(self.w1(x) + self.w2(last).unsqueeze(1) + self.w3(memory).unsqueeze(1))
-        alpha = self.w0(gate) * mask.unsqueeze(-1).to(x.dtype)  # [B, L, 1]
-        attended = (alpha * x).sum(1)  # [B, D]
+        table = self.items.weight
+        count = mask.sum(1, keepdim=True).clamp_min(1).to(table.dtype)
+        # (a lookup of its own: slicing x would cost a [B, L, D] gradient buffer)
+        last = self.items(hist[:, -1])  # the most recent item (zeros for an empty history)
+        x = self.items(hist)  # [B, L, D], zeros at padding
+        memory = x.sum(1) / count  # [B, D]
+        # w1 x_i for every history item, as rows of the projected table: one small
+        # [n_items, D] product instead of one over all B x L history slots
+        keys = F.embedding(hist, self.w1(table), padding_idx=0)  # [B, L, D]
+        alpha = additive_scores(keys, self.w2(last) + self.w3(memory), self.w0.weight[0])
+        alpha = alpha * mask.to(alpha.dtype)  # [B, L]
+        attended = torch.bmm(alpha.unsqueeze(1).to(x.dtype), x).squeeze(1)  # sum alpha_i x_i
         return torch.tanh(self.mlp_a(attended)) * torch.tanh(self.mlp_b(last))

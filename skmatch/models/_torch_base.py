@@ -6,6 +6,7 @@ import contextlib
 import copy
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ COMMON_DEFAULTS = dict(
     early_stopping=False,
     n_iter_no_change=3,
     device="auto",
+    amp="auto",
     index="auto",
     index_params=None,
     k=10,
@@ -58,6 +60,14 @@ COMMON_DEFAULTS = dict(
     verbose=False,
     random_state=None,
 )
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # not exposed by this torch build
+        return True
 
 
 class TorchMatcher(BaseMatcher):
@@ -287,11 +297,7 @@ class TorchMatcher(BaseMatcher):
         optimizer = self._make_optimizer(module)
         steps_per_epoch = math.ceil(ddp.shard_size(units.size, size) / self.batch_size)
         scheduler = self._make_scheduler(optimizer, steps_per_epoch * n_epochs)
-        amp = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if device.type == "cuda"
-            else contextlib.nullcontext()
-        )
+        amp = self._autocast(device)
         best, best_state, stale, stopped = -np.inf, None, 0, False
         self.n_iter_ = 0
         if resume is not None:  # continue an interrupted fit where its checkpoint left it
@@ -352,6 +358,20 @@ class TorchMatcher(BaseMatcher):
                 ddp.barrier()
         if best_state is not None:
             module.load_state_dict(best_state)
+
+    def _autocast(self, device: torch.device):
+        """bfloat16 autocast of the training steps (``amp``), or a no-op."""
+        on = device.type == "cuda" if self.amp == "auto" else self.amp
+        if not on:
+            return contextlib.nullcontext()
+        if device.type == "cpu" and not _cpu_has_bf16():
+            warnings.warn(
+                "amp=True on a CPU without native bfloat16 (AVX512-BF16 or AMX): the "
+                "conversions make training slower, not faster. Use amp='auto'.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def _write_checkpoint(self, fingerprint, epoch, module, optimizer, scheduler, rng,
                           stopping) -> None:  # fmt: skip
@@ -494,8 +514,13 @@ class TorchMatcher(BaseMatcher):
             pos_vec = module.item_forward(pos)  # [B, D]
         if self.negatives == "all" and self.mode == "listwise" and "weight" not in batch:
             # full softmax over the catalogue: plain cross-entropy
-            codes = torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
-            logits = self._score(user, module.item_forward(codes))  # [P, n_items]
+            if hasattr(module, "all_items"):  # a plain item table: a view, no gather
+                items = module.all_items(N_RESERVED)
+            else:
+                items = module.item_forward(
+                    torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
+                )
+            logits = self._score(user, items)  # [P, n_items]
             if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over P x n_items
                 logits = logits / self.temperature
             loss = F.cross_entropy(logits, pos - N_RESERVED)

@@ -44,7 +44,12 @@ _COMMON_DOC = """
         for ``n_iter_no_change`` epochs, and restore the best weights.
     n_iter_no_change : int, default 3
     device : {"auto", "cpu", "cuda"}, default "auto"
-        CUDA when present; bfloat16 autocast on CUDA.
+        CUDA when present.
+    amp : {"auto", True, False}, default "auto"
+        bfloat16 autocast of the training steps: ``"auto"`` on CUDA only, ``True`` on
+        the CPU too (worth it on CPUs with native bfloat16, AVX512-BF16 or AMX: the
+        full-softmax product runs several times faster), ``False`` never. Inference is
+        float32 either way.
     index : {"auto", "exact", "hnsw"}, default "auto"
         Retrieval index (exact below 20,000 items); ``index_params`` go to it.
     k : int, default 10

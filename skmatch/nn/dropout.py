@@ -1,4 +1,4 @@
-"""Dropout whose mask is drawn with ``torch.rand_like``: fast on CPU."""
+"""Dropout with a mask drawn cheaply on CPU: four 16-bit lanes per 64-bit random draw."""
 
 from __future__ import annotations
 
@@ -6,17 +6,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+_LANES = 65536  # values of a 16-bit lane
+
+
+def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Boolean mask shaped like ``x``, each element false (dropped) with probability ``p``.
+
+    One 64-bit draw of torch's generator gives four independent 16-bit lanes, and an
+    element is dropped when its lane falls in the lowest ``round(p * 65536)`` values.
+    ``torch.rand_like`` spends a 32-bit draw and a float conversion per element and
+    ``bernoulli_`` costs about three times that, which made them a fifth of SASRec's
+    CPU training time. The probability is exact to 1 / 65536.
+    """
+    n = x.numel()
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
+    bits.random_(-(2**63), None)  # the full 64-bit range: every lane uniform
+    lanes = bits.view(torch.int16)[:n].view(x.shape)
+    return lanes >= min(round(p * _LANES), _LANES - 1) - _LANES // 2
+
 
 class Dropout(nn.Module):
     """Inverted dropout, as :class:`torch.nn.Dropout`: in training each element is zeroed
     with probability ``p`` and the others are scaled by ``1 / (1 - p)``; in evaluation
     the input passes unchanged.
 
-    On CPU the keep-mask is ``rand_like(x) >= p`` instead of ``bernoulli_``, which costs
-    about three times as much there: ``torch.nn.Dropout`` took a quarter of SASRec's
-    training time on MovieLens 100K. On CUDA it is ``torch.nn.functional.dropout`` (a
-    fused kernel). The random numbers come from torch's generator, seeded by the
-    estimator's ``random_state``.
+    On CPU the mask comes from :func:`keep_mask` (16 random bits per element, a quarter
+    of a draw); on CUDA it is :func:`torch.nn.functional.dropout` (a fused kernel). The
+    random numbers come from torch's generator, seeded by the estimator's
+    ``random_state``.
     """
 
     def __init__(self, p: float = 0.5) -> None:
@@ -28,8 +45,7 @@ class Dropout(nn.Module):
             return x
         if x.device.type != "cpu":
             return F.dropout(x, self.p, training=True)
-        keep = torch.rand_like(x) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        return (x * keep_mask(x, self.p)).mul_(1.0 / (1.0 - self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

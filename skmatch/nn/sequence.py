@@ -74,14 +74,13 @@ class CausalSelfAttention(nn.Module):
         self.ff_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
         self.ff = nn.ModuleList(
             [
-                nn.Sequential(
-                    nn.Linear(dim, dim), nn.GELU(), Dropout(dropout), nn.Linear(dim, dim)
-                )
+                nn.Sequential(nn.Linear(dim, dim), nn.GELU(), Dropout(dropout), nn.Linear(dim, dim))
                 for _ in range(n_layers)
             ]
         )
         self.final_norm = nn.LayerNorm(dim)
         self.attn_dropout = dropout
+        self.attn_drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape  # [B, L, D]
@@ -93,13 +92,27 @@ class CausalSelfAttention(nn.Module):
         allowed = allowed | torch.eye(L, dtype=torch.bool, device=x.device)  # never empty
         allowed = allowed.unsqueeze(1)  # [B, 1, L, L]
         heads = self.n_heads
+        # CPU training with attention dropout: the attention written out, so that its
+        # dropout draws the cheap mask (SDPA's CPU dropout uses bernoulli_)
+        by_hand = self.training and self.attn_dropout > 0 and x.device.type == "cpu"
+        if by_hand:
+            bias = torch.zeros(allowed.shape, dtype=h.dtype, device=x.device)
+            bias.masked_fill_(~allowed, float("-inf"))  # [B, 1, L, L], shared by the blocks
         for norm, qkv, proj, ff_norm, ff in zip(
             self.attn_norm, self.qkv, self.proj, self.ff_norm, self.ff, strict=True
         ):
             q, k, v = qkv(norm(h)).view(B, L, 3, heads, D // heads).permute(2, 0, 3, 1, 4)
-            att = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=allowed, dropout_p=self.attn_dropout if self.training else 0.0
-            )  # [B, H, L, D/H]
+            if by_hand:
+                scores = torch.matmul(q, k.transpose(-2, -1)).mul_((D // heads) ** -0.5)
+                att = torch.matmul(self.attn_drop(torch.softmax(scores + bias, -1)), v)
+            else:
+                att = F.scaled_dot_product_attention(
+                    q,
+                    k,
+                    v,
+                    attn_mask=allowed,
+                    dropout_p=self.attn_dropout if self.training else 0.0,
+                )  # [B, H, L, D/H]
             h = h + self.dropout(proj(att.transpose(1, 2).reshape(B, L, D)))
             h = h + self.dropout(ff(ff_norm(h)))
             h = h * mask.unsqueeze(-1).to(h.dtype)

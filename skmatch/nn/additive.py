@@ -1,0 +1,54 @@
+"""Additive (Bahdanau-style) attention scores with a lean backward pass.
+
+``scores[b, l] = w · sigmoid(keys[b, l] + query[b])``: the attention of STAMP and NARM.
+Written with autograd's ops this materialises about a dozen ``[B, L, D]`` tensors per
+step (the sum, the sigmoid, its backward, the broadcast products); on CPU each one is a
+fresh multi-megabyte allocation and a pass over memory, and together they were most of
+STAMP's training time. :func:`additive_scores` allocates one ``[B, L, D]`` tensor
+forward and one backward and works in place otherwise. The result and the gradients are
+those of the plain formula (up to float rounding order).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class _AdditiveScores(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, keys, query, w):  # [B, L, D], [B, D], [D] -> [B, L]
+        with torch.autocast(keys.device.type, enabled=False):  # in the inputs' one dtype
+            gate = torch.add(keys, query.unsqueeze(-2)).sigmoid_()  # the one [B, L, D]
+            ctx.save_for_backward(gate, w)
+            return torch.matmul(gate, w)
+
+    @staticmethod
+    def backward(ctx, grad):  # grad [B, L]
+        gate, w = ctx.saved_tensors
+        grad = grad.to(gate.dtype)
+        # d score / d pre-activation = w * gate * (1 - gate), times the incoming grad
+        d = torch.mul(gate, gate).neg_().add_(gate)  # gate (1 - gate)
+        d.mul_(grad.unsqueeze(-1)).mul_(w)  # [B, L, D]
+        grad_w = None
+        if ctx.needs_input_grad[2]:
+            grad_w = torch.matmul(grad.reshape(1, -1), gate.reshape(-1, gate.shape[-1]))[0]
+        grad_query = d.sum(-2) if ctx.needs_input_grad[1] else None
+        return d, grad_query, grad_w
+
+
+def additive_scores(keys: torch.Tensor, query: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``w · sigmoid(keys + query)`` for every key: ``[B, L, D], [B, D], [D] -> [B, L]``.
+
+    Parameters
+    ----------
+    keys : Tensor of shape (B, L, D)
+        Projected keys (history items or states).
+    query : Tensor of shape (B, D)
+        Projected query, added to every key of its row (bias included).
+    w : Tensor of shape (D,)
+        The scoring vector.
+    """
+    if keys.dtype != query.dtype or keys.dtype != w.dtype:  # autocast: one dtype for all
+        dtype = torch.promote_types(torch.promote_types(keys.dtype, query.dtype), w.dtype)
+        keys, query, w = keys.to(dtype), query.to(dtype), w.to(dtype)
+    return _AdditiveScores.apply(keys, query, w)
