@@ -149,6 +149,7 @@ def fit_one(name: str, params: dict, train2, args):
             n_epochs=args.epochs or EPOCHS[name],
             random_state=args.seed,
             device=args.device,
+            **({"amp": True} if args.amp else {}),
             **extra,
         )
     model.fit(inter)
@@ -193,6 +194,7 @@ def run_one(name: str, args) -> dict:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": machine(),
         "device": torch.cuda.get_device_name() if model_on_cuda(model) else "cpu",
+        "amp": bool(args.amp),
         "threads": torch.get_num_threads(),
     }
 
@@ -210,6 +212,8 @@ def run_in_subprocess(name: str, args, out_dir: Path) -> dict:
         cmd += ["--epochs", str(args.epochs)]
     if args.tune:
         cmd += ["--tune"]
+    if args.amp:
+        cmd += ["--amp"]
     if args.grid:
         cmd += ["--grid", json.dumps(args.grid)]
     done = subprocess.run(cmd, cwd=HERE.parent)
@@ -370,6 +374,7 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=2022)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", action="store_true", help="amp=True: bfloat16 autocast, CPU too")
     p.add_argument("--tune", action="store_true", help="choose max_seq_len on validation")
     p.add_argument("--grid", type=json.loads, default=None,
                    help='with --tune, replace grid axes, e.g. \'{"dropout": [0.5]}\'')

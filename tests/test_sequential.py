@@ -204,7 +204,11 @@ def test_sasrec_attention_by_hand_equals_sdpa():
 
 
 def test_amp_true_trains_in_bfloat16_on_cpu_and_still_learns(split):
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    from skmatch.models._torch_base import _cpu_has_bf16
+
+    if DEVICE != "cpu":
+        pytest.skip("CPU autocast")
+    if not _cpu_has_bf16():
         pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 or AMX)")
     train, test = split
     seen = set()
@@ -223,5 +227,15 @@ def test_amp_true_trains_in_bfloat16_on_cpu_and_still_learns(split):
         handle.remove()
     assert bf16 == {torch.bfloat16} and seen == {torch.float32}  # "auto": float32 on CPU
     assert fast.item_vectors_.dtype == np.float32  # inference stays float32
+    again = SASRec(**{**FAST, "n_epochs": 8}, amp=True).fit(train)
+    np.testing.assert_array_equal(again.item_vectors_, fast.item_vectors_)  # reproducible
     a, b = fast.score(test), full.score(test)
     assert a > 0.8 * b, (a, b)
+
+
+def test_amp_true_warns_on_a_cpu_without_bfloat16(split, monkeypatch):
+    import skmatch.models._torch_base as base
+
+    monkeypatch.setattr(base, "_cpu_has_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="without native bfloat16"):
+        STAMP(embed_dim=8, n_epochs=1, random_state=0, device="cpu", amp=True).fit(split[0])

@@ -115,3 +115,28 @@ def test_hnsw_index_behind_recommend_matches_exact(split):
     assert overlap >= 0.9
     seen = train.groupby("user_id")["item_id"].apply(set)
     assert all(set(r).isdisjoint(seen[u]) for u, r in zip(users, b, strict=True))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_in_batch_softmax_equals_the_general_listwise_loss(weighted, temperature):
+    """The [B, B] cross-entropy shortcut gives the loss and gradients of the general path:
+    positive against the other rows' positives, logQ-corrected, duplicates masked."""
+    from skmatch.nn.losses import listwise_loss
+
+    g = torch.Generator().manual_seed(0)
+    est = YoutubeDNN(temperature=temperature)
+    est._item_log_freq = torch.log(torch.rand(10, generator=g, dtype=torch.float64))
+    pos = torch.tensor([2, 3, 3, 5, 2, 7, 9])  # items 2 and 3 twice: duplicates to mask
+    user = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    vecs = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.rand(7, generator=g, dtype=torch.float64) if weighted else None
+    fast = est._in_batch_softmax(user, pos, vecs, weight)
+    log_q = est._item_log_freq[pos]
+    pos_logit = (user * vecs).sum(-1) / temperature - log_q
+    neg_logit = user @ vecs.T / temperature - log_q
+    ref = listwise_loss(pos_logit, neg_logit, pos.unsqueeze(0) != pos.unsqueeze(1), weight)
+    torch.testing.assert_close(fast, ref)
+    grads = torch.autograd.grad(fast, (user, vecs)), torch.autograd.grad(ref, (user, vecs))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
