@@ -239,3 +239,25 @@ def test_amp_true_warns_on_a_cpu_without_bfloat16(split, monkeypatch):
     monkeypatch.setattr(base, "_cpu_has_bf16", lambda: False)
     with pytest.warns(UserWarning, match="without native bfloat16"):
         STAMP(embed_dim=8, n_epochs=1, random_state=0, device="cpu", amp=True).fit(split[0])
+
+
+def test_padded_rows_leave_the_full_softmax_loss_unchanged():
+    """Under CPU autocast the full softmax pads its rows to a multiple of 128 (few kernel
+    shapes for oneDNN); the padding must change neither the loss nor the gradients."""
+    import torch.nn.functional as F
+
+    from skmatch.models._torch_base import _pad_rows
+
+    g = torch.Generator().manual_seed(0)
+    user = torch.randn(37, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    items = torch.randn(20, 8, generator=g, dtype=torch.float64)
+    target = torch.randint(0, 20, (37,), generator=g)
+    padded, padded_target = _pad_rows(user, target, multiple=16)
+    assert padded.shape == (48, 8) and (padded_target[37:] == -100).all()
+    plain = F.cross_entropy(user @ items.T, target)
+    ours = F.cross_entropy(padded @ items.T, padded_target, ignore_index=-100)
+    torch.testing.assert_close(ours, plain)
+    torch.testing.assert_close(
+        torch.autograd.grad(ours, user)[0], torch.autograd.grad(plain, user)[0]
+    )
+    assert _pad_rows(user[:32], target[:32], multiple=16)[0].shape == (32, 8)

@@ -70,6 +70,28 @@ def _cpu_has_bf16() -> bool:
         return True
 
 
+def _cpu_autocast(x: torch.Tensor) -> bool:
+    """Whether ``x`` lives on the CPU inside a CPU autocast region."""
+    if x.device.type != "cpu":
+        return False
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
+def _pad_rows(user: torch.Tensor, target: torch.Tensor, multiple: int = 128):
+    """Zero rows appended to ``user`` and ignored targets (-100) to ``target``, up to a
+    multiple of ``multiple`` rows. Windowed models score a different number of positions
+    every step; oneDNN builds (and caches, up to 1,024) a bfloat16 kernel per shape,
+    which cost time and hundreds of MiB over a long fit. The mean loss is unchanged."""
+    extra = -user.shape[0] % multiple
+    if extra == 0:
+        return user, target
+    user = F.pad(user, (0, 0, 0, extra))
+    return user, F.pad(target, (0, extra), value=-100)
+
+
 class TorchMatcher(BaseMatcher):
     """Base class of the neural models: training loop, inference, pickling.
 
@@ -520,10 +542,13 @@ class TorchMatcher(BaseMatcher):
                 items = module.item_forward(
                     torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
                 )
+            target = pos - N_RESERVED
+            if _cpu_autocast(user):  # few distinct shapes: see _pad_rows
+                user, target = _pad_rows(user, target)
             logits = self._score(user, items)  # [P, n_items]
             if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over P x n_items
                 logits = logits / self.temperature
-            loss = F.cross_entropy(logits, pos - N_RESERVED)
+            loss = F.cross_entropy(logits, target, ignore_index=-100)
             return loss + self._l2(user, pos_vec)
         weight = batch.get("weight")
         if (
