@@ -70,7 +70,7 @@ def test_merge_interests_dedupes_and_keeps_best_score():
 
 
 def test_dropout_is_inverted_dropout():
-    from skmatch.nn.dropout import Dropout
+    from skmatch.nn.dropout import Dropout, keep_scale
 
     x = torch.full((200, 500), 3.0)
     drop = Dropout(0.3).train()
@@ -78,7 +78,8 @@ def test_dropout_is_inverted_dropout():
     out = drop(x)
     zeros = (out == 0).float().mean().item()
     assert abs(zeros - 0.3) < 0.01  # each element dropped with probability p
-    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 3.0 / 0.7))
+    assert abs(keep_scale(0.3) - 1 / 0.7) < 1e-5  # 1 / P(kept) at 1/65536 resolution
+    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 3 * keep_scale(0.3)))
     torch.manual_seed(0)
     assert torch.equal(drop(x), out)  # torch's generator: seeded, reproducible
     assert drop.eval()(x) is x and Dropout(0.0).train()(x) is x
@@ -88,7 +89,7 @@ def test_dropout_is_inverted_dropout():
 
 
 def test_keep_mask_lanes_are_independent_with_probability_p():
-    from skmatch.nn.dropout import keep_mask
+    from skmatch.nn.dropout import keep_mask, keep_scale
 
     x = torch.zeros(400_003)  # not a multiple of the four lanes of a 64-bit draw
     torch.manual_seed(0)
@@ -100,7 +101,11 @@ def test_keep_mask_lanes_are_independent_with_probability_p():
     # neighbouring lanes of one draw are independent: P(both kept) = 0.8 ** 2
     assert abs((lanes[:, 0] * lanes[:, 3]).mean().item() - 0.64) < 0.006
     assert keep_mask(x[:1000], 0.0).all()
-    assert not keep_mask(x[:1000], 0.9999999).any()
+    # expectation preserved: the scale is 1 / P(kept) at the mask's 1/65536 resolution
+    assert keep_scale(0.5) == 2.0 and keep_scale(0.0) == 1.0
+    assert keep_scale(0.9999999) == 65536.0  # one lane value of 65536 still keeps
+    kept = keep_mask(torch.zeros(4_000_000), 0.9999999).float().mean().item()
+    assert 0 < kept < 5 / 65536
 
 
 def _plain_additive(keys, query, w):

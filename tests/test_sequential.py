@@ -261,3 +261,34 @@ def test_padded_rows_leave_the_full_softmax_loss_unchanged():
         torch.autograd.grad(ours, user)[0], torch.autograd.grad(plain, user)[0]
     )
     assert _pad_rows(user[:32], target[:32], multiple=16)[0].shape == (32, 8)
+
+
+def test_stamp_projects_keys_either_way_with_the_same_result():
+    """STAMP projects the item table when the catalogue is smaller than the batch's
+    history slots, else the gathered history: the same keys."""
+    torch.manual_seed(0)
+    small, large = STAMPModule(12, 8).double(), STAMPModule(400, 8).double()
+    hist = torch.randint(0, 12, (5, 6))  # 30 slots: 12 items take the table path
+    with torch.no_grad():
+        large.load_state_dict({**small.state_dict(), "items.weight": large.items.weight})
+        large.items.weight[:12] = small.items.weight
+    torch.testing.assert_close(
+        small.user_forward({"hist": hist}), large.user_forward({"hist": hist})
+    )
+
+
+def test_amp_keeps_the_l2_penalty_of_the_real_rows(fitted):
+    """Padding the full softmax's rows under CPU autocast must not dilute embedding_l2."""
+    est = fitted[SASRec]
+    module = est.module_
+    g = torch.Generator().manual_seed(0)
+    user = torch.randn(5, est.embed_dim, generator=g)  # 5 rows: padded to 128
+    pos = torch.randint(2, est.n_item_codes_, (5,), generator=g)
+    old, est.embedding_l2 = est.embedding_l2, 0.5
+    try:
+        full = est._loss(module, user, pos, {}, None)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = est._loss(module, user, pos, {}, None)
+    finally:
+        est.embedding_l2 = old
+    assert abs(mixed.item() - full.item()) < 0.02 * full.item(), (mixed, full)

@@ -141,9 +141,12 @@ class STAMPModule(_ItemTable):
         last = self.items(hist[:, -1])  # the most recent item (zeros for an empty history)
         x = self.items(hist)  # [B, L, D], zeros at padding
         memory = x.sum(1) / count  # [B, D]
-        # w1 x_i for every history item, as rows of the projected table: one small
-        # [n_items, D] product instead of one over all B x L history slots
-        keys = F.embedding(hist, self.w1(table), padding_idx=0)  # [B, L, D]
+        if table.shape[0] <= hist.numel():
+            # w1 x_i as rows of the projected table: one [n_items, D] product instead
+            # of one over all B x L history slots (when the catalogue is the smaller)
+            keys = F.embedding(hist, self.w1(table), padding_idx=0)  # [B, L, D]
+        else:
+            keys = self.w1(x)
         alpha = additive_scores(keys, self.w2(last) + self.w3(memory), self.w0.weight[0])
         alpha = alpha * mask.to(alpha.dtype)  # [B, L]
         attended = torch.bmm(alpha.unsqueeze(1).to(x.dtype), x).squeeze(1)  # sum alpha_i x_i

@@ -542,14 +542,14 @@ class TorchMatcher(BaseMatcher):
                 items = module.item_forward(
                     torch.arange(N_RESERVED, self.n_item_codes_, device=pos.device)
                 )
+            l2 = self._l2(user, pos_vec)  # of the real rows, before any padding
             target = pos - N_RESERVED
             if _cpu_autocast(user):  # few distinct shapes: see _pad_rows
                 user, target = _pad_rows(user, target)
             logits = self._score(user, items)  # [P, n_items]
             if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over P x n_items
                 logits = logits / self.temperature
-            loss = F.cross_entropy(logits, target, ignore_index=-100)
-            return loss + self._l2(user, pos_vec)
+            return F.cross_entropy(logits, target, ignore_index=-100) + l2
         weight = batch.get("weight")
         if (
             self.negatives == "in_batch"

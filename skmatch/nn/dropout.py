@@ -22,7 +22,18 @@ def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
     bits.random_(-(2**63), None)  # the full 64-bit range: every lane uniform
     lanes = bits.view(torch.int16)[:n].view(x.shape)
-    return lanes >= min(round(p * _LANES), _LANES - 1) - _LANES // 2
+    return lanes >= _dropped_lanes(p) - _LANES // 2
+
+
+def _dropped_lanes(p: float) -> int:
+    """How many of the 65536 lane values drop an element (at least one is kept)."""
+    return min(round(p * _LANES), _LANES - 1)
+
+
+def keep_scale(p: float) -> float:
+    """``1 / P(kept)`` of :func:`keep_mask`: the inverted-dropout scale, exact for the
+    mask's resolution (``1 / (1 - p)`` to within 1 / 65536)."""
+    return _LANES / (_LANES - _dropped_lanes(p))
 
 
 class Dropout(nn.Module):
@@ -31,9 +42,9 @@ class Dropout(nn.Module):
     the input passes unchanged.
 
     On CPU the mask comes from :func:`keep_mask` (16 random bits per element, a quarter
-    of a draw); on CUDA it is :func:`torch.nn.functional.dropout` (a fused kernel). The
-    random numbers come from torch's generator, seeded by the estimator's
-    ``random_state``.
+    of a draw) and the kept elements are scaled by :func:`keep_scale`; on CUDA it is
+    :func:`torch.nn.functional.dropout` (a fused kernel). The random numbers come from
+    torch's generator, seeded by the estimator's ``random_state``.
     """
 
     def __init__(self, p: float = 0.5) -> None:
@@ -45,7 +56,7 @@ class Dropout(nn.Module):
             return x
         if x.device.type != "cpu":
             return F.dropout(x, self.p, training=True)
-        return (x * keep_mask(x, self.p)).mul_(1.0 / (1.0 - self.p))
+        return (x * keep_mask(x, self.p)).mul_(keep_scale(self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
