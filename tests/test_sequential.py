@@ -176,7 +176,7 @@ def test_attention_modules_equal_the_plain_formula_with_gradients(which):
         m, plain = STAMPModule(30, 8), _plain_stamp
     else:
         m, plain = NARMModule(30, 8, 10, 1, 0.0, 0.0), _plain_narm
-    m = m.double().eval()
+    m = m.double().train()  # no dropout here; STAMP's training path (projected table)
     torch.nn.init.normal_(m.items.weight, std=0.3)
     with torch.no_grad():
         m.items.weight[0].zero_()
@@ -265,16 +265,16 @@ def test_padded_rows_leave_the_full_softmax_loss_unchanged():
 
 def test_stamp_projects_keys_either_way_with_the_same_result():
     """STAMP projects the item table when the catalogue is smaller than the batch's
-    history slots, else the gathered history: the same keys."""
+    history slots (in training), else the gathered history: the same keys."""
     torch.manual_seed(0)
     small, large = STAMPModule(12, 8).double(), STAMPModule(400, 8).double()
     hist = torch.randint(0, 12, (5, 6))  # 30 slots: 12 items take the table path
     with torch.no_grad():
         large.load_state_dict({**small.state_dict(), "items.weight": large.items.weight})
         large.items.weight[:12] = small.items.weight
-    torch.testing.assert_close(
-        small.user_forward({"hist": hist}), large.user_forward({"hist": hist})
-    )
+    trained_path = small.user_forward({"hist": hist})
+    torch.testing.assert_close(trained_path, large.user_forward({"hist": hist}))
+    torch.testing.assert_close(trained_path, small.eval().user_forward({"hist": hist}))
 
 
 def test_amp_keeps_the_l2_penalty_of_the_real_rows(fitted):

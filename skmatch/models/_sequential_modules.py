@@ -141,9 +141,10 @@ class STAMPModule(_ItemTable):
         last = self.items(hist[:, -1])  # the most recent item (zeros for an empty history)
         x = self.items(hist)  # [B, L, D], zeros at padding
         memory = x.sum(1) / count  # [B, D]
-        if table.shape[0] <= hist.numel():
+        if self.training and table.shape[0] <= hist.numel():
             # w1 x_i as rows of the projected table: one [n_items, D] product instead
-            # of one over all B x L history slots (when the catalogue is the smaller)
+            # of one over all B x L history slots (when the catalogue is the smaller;
+            # inference keeps one shape-independent graph, for export)
             keys = F.embedding(hist, self.w1(table), padding_idx=0)  # [B, L, D]
         else:
             keys = self.w1(x)
