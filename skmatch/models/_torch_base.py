@@ -23,7 +23,7 @@ from skmatch.models._incremental import grow_into
 from skmatch.models._params import NEGATIVES, validate_common
 from skmatch.models._query import query_from_codes
 from skmatch.models.base import BaseMatcher
-from skmatch.nn.losses import LOSSES
+from skmatch.nn.losses import LOSSES, _weighted_mean
 from skmatch.nn.sampling import NegativeSampler
 from skmatch.nn.towers import FeatureDef
 
@@ -586,10 +586,7 @@ class TorchMatcher(BaseMatcher):
         dup.fill_diagonal_(False)  # the other copies of a row's positive are no negatives
         logits = logits.masked_fill(dup, float("-inf"))
         target = torch.arange(pos.shape[0], device=pos.device)
-        if weight is None:
-            return F.cross_entropy(logits, target)
-        per_row = F.cross_entropy(logits, target, reduction="none")
-        return (per_row * weight).sum() / weight.sum().clamp_min(1e-12)
+        return _weighted_mean(F.cross_entropy(logits, target, reduction="none"), weight)
 
     def _l2(self, user, pos_vec):
         if self.embedding_l2 == 0:

@@ -79,8 +79,7 @@ class CausalSelfAttention(nn.Module):
             ]
         )
         self.final_norm = nn.LayerNorm(dim)
-        self.attn_dropout = dropout
-        self.attn_drop = Dropout(dropout)
+        self.attn_drop = Dropout(dropout)  # on the attention weights
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape  # [B, L, D]
@@ -94,7 +93,8 @@ class CausalSelfAttention(nn.Module):
         heads = self.n_heads
         # CPU training with attention dropout: the attention written out, so that its
         # dropout draws the cheap mask (SDPA's CPU dropout uses bernoulli_)
-        by_hand = self.training and self.attn_dropout > 0 and x.device.type == "cpu"
+        p = self.attn_drop.p if self.training else 0.0
+        by_hand = p > 0 and x.device.type == "cpu"
         if by_hand:
             bias = torch.zeros(allowed.shape, dtype=h.dtype, device=x.device)
             bias.masked_fill_(~allowed, float("-inf"))  # [B, 1, L, L], shared by the blocks
@@ -111,7 +111,7 @@ class CausalSelfAttention(nn.Module):
                     k,
                     v,
                     attn_mask=allowed,
-                    dropout_p=self.attn_dropout if self.training else 0.0,
+                    dropout_p=p,
                 )  # [B, H, L, D/H]
             h = h + self.dropout(proj(att.transpose(1, 2).reshape(B, L, D)))
             h = h + self.dropout(ff(ff_norm(h)))
