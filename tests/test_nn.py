@@ -140,3 +140,56 @@ def test_additive_scores_under_cpu_autocast_match_float32():
     torch.testing.assert_close(
         mixed.float(), _plain_additive(lin(keys), query, w), atol=0.05, rtol=0.02
     )
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_bag_sum_equals_embedding_bag_with_padding_and_its_gradient(reuse):
+    import contextlib
+
+    import torch.nn.functional as F
+
+    from skmatch.nn import scratch
+    from skmatch.nn.bag import bag_sum
+
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(9, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    codes = torch.tensor([[0, 0, 4, 2], [3, 3, 3, 8], [0, 0, 0, 0], [0, 1, 5, 4]])
+    grad = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    with scratch.reuse() if reuse else contextlib.nullcontext():
+        for _ in range(2):  # the second step reuses the first one's scratch memory
+            ours = bag_sum(codes, weight)
+            (ours_grad,) = torch.autograd.grad(ours, weight, grad)
+    ref = F.embedding_bag(codes, weight, mode="sum", padding_idx=0)
+    (ref_grad,) = torch.autograd.grad(ref, weight, grad)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(ours_grad, ref_grad)
+    # row 0 is nonzero here: padding contributes nothing and gets no gradient all the same
+    assert weight[0].abs().sum() > 0 and ours[2].abs().sum() == 0
+    assert ours_grad[0].abs().sum() == 0 and ours_grad[3].equal(3 * grad[1])
+    with torch.no_grad():  # inference: the plain masked bag, the same values
+        torch.testing.assert_close(bag_sum(codes, weight), ref)
+
+
+def test_scratch_buffers_are_reused_per_thread_only_inside_reuse():
+    import threading
+
+    from skmatch.nn import scratch
+
+    like = torch.zeros(1)
+    with scratch.reuse():
+        a = scratch.buffer((4, 2), like)
+        b = scratch.buffer((2, 3), like)  # smaller: a view of the same memory
+        assert b.data_ptr() == a.data_ptr() and b.shape == (2, 3)
+        c = scratch.buffer((10, 10), like)  # larger: grows
+        assert c.shape == (10, 10) and scratch.buffer((5,), like).data_ptr() == c.data_ptr()
+        assert scratch.buffer((5,), like.double()).dtype == torch.float64  # per dtype
+        other = []
+        thread = threading.Thread(target=lambda: other.append(scratch.buffer((5,), like)))
+        thread.start()
+        thread.join()
+        assert other[0].data_ptr() != c.data_ptr()  # another thread: its own allocation
+        with scratch.reuse():  # nested: the same buffers
+            assert scratch.buffer((5,), like).data_ptr() == c.data_ptr()
+        assert scratch.buffer((5,), like).data_ptr() == c.data_ptr()
+    # after the block nothing is cached (c still holds the old memory, so new is elsewhere)
+    assert scratch.buffer((10, 10), like).data_ptr() != c.data_ptr()

@@ -23,6 +23,7 @@ from skmatch.models._incremental import grow_into
 from skmatch.models._params import NEGATIVES, validate_common
 from skmatch.models._query import query_from_codes
 from skmatch.models.base import BaseMatcher
+from skmatch.nn import scratch
 from skmatch.nn.losses import LOSSES, _weighted_mean
 from skmatch.nn.sampling import NegativeSampler
 from skmatch.nn.towers import FeatureDef
@@ -247,7 +248,7 @@ class TorchMatcher(BaseMatcher):
         counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
         self._setup_sampling(counts, device)
         devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices), scratch.reuse():
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             module = self._build_module().to(device)
             if init_state is not None:

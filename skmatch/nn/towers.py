@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from skmatch.nn.bag import bag_sum
 from skmatch.nn.embedding import FeatureEmbedding, masked_mean
 
 
@@ -78,17 +78,14 @@ class PooledHistory(nn.Module):
         self.out_dim = items.out_dim
 
     def forward(self, hist: torch.Tensor) -> torch.Tensor:
-        # embedding_bag fuses lookup and sum (a much cheaper backward than lookup + mean);
-        # padding rows are zero, so sum / count is the masked mean
+        # a fused lookup-and-sum (much cheaper than lookup + mean); sum / count is the
+        # masked mean
         mask = hist > 0
         count = mask.sum(1, keepdim=True).clamp_min(1).to(self.items.id_embedding.weight.dtype)
-        parts = [F.embedding_bag(hist, self.items.id_embedding.weight, mode="sum", padding_idx=0)]
+        parts = [bag_sum(hist, self.items.id_embedding.weight)]
         for emb in self.items.features.values():
             if emb.kind == "sparse":
-                values = emb.table[hist]  # [B, L]
-                parts.append(
-                    F.embedding_bag(values, emb.embedding.weight, mode="sum", padding_idx=0)
-                )
+                parts.append(bag_sum(emb.table[hist], emb.embedding.weight))  # [B, L] values
             else:
                 parts.append(masked_mean(emb(hist), mask) * count)
         pooled = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
