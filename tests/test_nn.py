@@ -193,3 +193,47 @@ def test_scratch_buffers_are_reused_per_thread_only_inside_reuse():
         assert scratch.buffer((5,), like).data_ptr() == c.data_ptr()
     # after the block nothing is cached (c still holds the old memory, so new is elsewhere)
     assert scratch.buffer((10, 10), like).data_ptr() != c.data_ptr()
+
+
+def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch):
+    import torch.nn.functional as F
+
+    from skmatch.nn import softmax
+
+    monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)  # 128-row blocks: 3 and a part
+    g = torch.Generator().manual_seed(0)
+    user = torch.randn(300, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    items = torch.randn(7, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, 7, (300,), generator=g)
+    target[::5] = -100  # ignored rows
+    for temperature in (1.0, 0.3):
+        ours = softmax.softmax_loss(user, items, target, temperature)
+        ref = F.cross_entropy(user @ items.T / temperature, target, ignore_index=-100)
+        torch.testing.assert_close(ours, ref)
+        for a, b in zip(
+            torch.autograd.grad(3 * ours, [user, items]),
+            torch.autograd.grad(3 * ref, [user, items]),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        torch.testing.assert_close(softmax.softmax_loss(user, items, target, 0.3), ref.detach())
+
+
+def test_softmax_loss_under_cpu_autocast_matches_float32():
+    from skmatch.nn.softmax import softmax_loss
+
+    g = torch.Generator().manual_seed(1)
+    user = torch.randn(200, 16, generator=g, requires_grad=True)
+    items = torch.randn(50, 16, generator=g, requires_grad=True)
+    target = torch.randint(0, 50, (200,), generator=g)
+    full = softmax_loss(user, items, target, 0.5)
+    full_grads = torch.autograd.grad(full, [user, items])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = softmax_loss(user, items, target, 0.5)
+    assert mixed.dtype == torch.float32  # the softmax in float32
+    mixed_grads = torch.autograd.grad(mixed, [user, items])
+    assert abs(mixed.item() - full.item()) < 0.05 * full.item()
+    for a, b in zip(mixed_grads, full_grads, strict=True):
+        assert a.dtype == torch.float32
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99

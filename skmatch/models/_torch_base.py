@@ -26,6 +26,7 @@ from skmatch.models.base import BaseMatcher
 from skmatch.nn import scratch
 from skmatch.nn.losses import LOSSES, _weighted_mean
 from skmatch.nn.sampling import NegativeSampler
+from skmatch.nn.softmax import softmax_loss
 from skmatch.nn.towers import FeatureDef
 
 # Users are embedded in blocks of exactly this many rows (the last one padded), so that a
@@ -547,10 +548,8 @@ class TorchMatcher(BaseMatcher):
             target = pos - N_RESERVED
             if _cpu_autocast(user):  # few distinct shapes: see _pad_rows
                 user, target = _pad_rows(user, target)
-            logits = self._score(user, items)  # [P, n_items]
-            if self.temperature != 1.0:  # x / 1.0 == x: skip a pass over P x n_items
-                logits = logits / self.temperature
-            return F.cross_entropy(logits, target, ignore_index=-100) + l2
+            # cross_entropy(user @ items.T / temperature) without [P, n_items] in memory
+            return softmax_loss(user, items, target, self.temperature) + l2
         weight = batch.get("weight")
         if (
             self.negatives == "in_batch"

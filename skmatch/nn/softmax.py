@@ -1,0 +1,122 @@
+"""Full-softmax cross-entropy over the catalogue without its ``[P, N]`` logits in memory.
+
+``softmax_loss(user, items, target, temperature)`` is
+``F.cross_entropy(user @ items.T / temperature, target, ignore_index=-100)``: the loss of
+the sequence models with ``negatives="all"``. Written that way, every step materialises
+the ``[P, N]`` logits, their log-softmax and its gradient: for SASRec on MovieLens
+(2,560 positions x 1,683 items) three 17 MB tensors a step, each written and read from
+main memory. Here the rows go through in blocks that stay in cache: each block's logits
+are computed, turned into the block's loss and, in the same pass, into its gradient
+(softmax minus the one-hot target), which is multiplied out at once into the gradients
+of ``user`` and ``items``. The backward pass only scales those by the incoming gradient.
+The matrix products are those of autograd's version (three per block), so nothing is
+recomputed.
+
+Under autocast the products run in the autocast dtype and the softmax in float32, as
+``F.cross_entropy`` does after an autocast ``matmul``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+_BLOCK_ELEMENTS = 1 << 19  # logits per block: 2 MiB of float32, cache-sized
+
+
+def _block_rows(n_items: int) -> int:
+    """Rows per block: about ``_BLOCK_ELEMENTS`` logits, a multiple of 128 rows (few
+    distinct shapes: oneDNN builds a bfloat16 kernel per shape)."""
+    return max(128, (_BLOCK_ELEMENTS // max(n_items, 1)) // 128 * 128)
+
+
+def _autocast_dtype(device: str) -> torch.dtype | None:
+    """The dtype of the enclosing autocast region on ``device``, None outside one."""
+    try:
+        return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+    except (TypeError, AttributeError):  # torch < 2.4
+        if device == "cpu":
+            return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+        return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
+
+
+class _SoftmaxLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, user, items, target, temperature):  # [P, D], [N, D], [P] -> []
+        device = user.device.type
+        mm_dtype = _autocast_dtype(device)
+        with torch.autocast(device, enabled=False):
+            scale = 1.0 / temperature
+            u = user * scale if scale != 1.0 else user  # [P, D]: logits = (u / t) . i
+            i = items
+            if mm_dtype is not None:
+                u, i = u.to(mm_dtype), items.to(mm_dtype)
+            acc = torch.promote_types(user.dtype, torch.float32)  # softmax dtype
+            valid = (target != IGNORE).to(acc)  # [P]
+            n_valid = valid.sum()
+            grad_user = torch.empty(user.shape, dtype=u.dtype, device=user.device)
+            grad_items = torch.zeros(items.shape, dtype=acc, device=user.device)
+            total = torch.zeros((), dtype=acc, device=user.device)
+            step = _block_rows(items.shape[0])
+            for start in range(0, user.shape[0], step):
+                rows = slice(start, start + step)
+                u_b, t_b, v_b = u[rows], target[rows], valid[rows]
+                logits = (u_b @ i.T).to(acc)  # [b, N]
+                safe = t_b.clamp_min(0).unsqueeze(1)  # ignored rows: any column
+                picked = logits.gather(1, safe).squeeze(1)  # [b]
+                peak = logits.amax(1, keepdim=True)  # [b, 1]
+                probs = logits.sub_(peak).exp_()  # in place: exp(logit - peak)
+                norm = probs.sum(1, keepdim=True)  # [b, 1]
+                total += ((peak.squeeze(1) + norm.squeeze(1).log() - picked) * v_b).sum()
+                # gradient of the block's summed loss w.r.t. its logits: softmax minus the
+                # one-hot target, zero on ignored rows
+                probs.mul_(v_b.unsqueeze(1) / norm)
+                probs.scatter_add_(1, safe, -v_b.unsqueeze(1))
+                probs = probs.to(u.dtype)
+                torch.mm(probs, i, out=grad_user[rows])  # [b, D]: of u, times scale
+                if mm_dtype is None:
+                    grad_items.addmm_(probs.T, u_b)  # [N, D]: u_b carries the scale
+                else:
+                    grad_items += probs.T @ u_b
+            loss = total / n_valid
+            ctx.save_for_backward(grad_user, grad_items, n_valid)
+            ctx.scale, ctx.user_dtype = scale, user.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):  # [] -> gradients of user, items
+        grad_user, grad_items, n_valid = ctx.saved_tensors
+        factor = grad / n_valid
+        g_user = None
+        if ctx.needs_input_grad[0]:
+            g_user = (grad_user.to(factor.dtype) * (factor * ctx.scale)).to(ctx.user_dtype)
+        g_items = (grad_items * factor) if ctx.needs_input_grad[1] else None
+        return g_user, g_items, None, None
+
+
+def softmax_loss(
+    user: torch.Tensor, items: torch.Tensor, target: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Mean cross-entropy of ``user @ items.T / temperature`` against ``target``.
+
+    Parameters
+    ----------
+    user : Tensor
+        ``[P, D]`` query vectors.
+    items : Tensor
+        ``[N, D]`` the catalogue's item vectors.
+    target : Tensor
+        ``[P]`` int64 column of each row's positive; ``-100`` rows are ignored.
+    temperature : float, default 1.0
+
+    Returns
+    -------
+    Tensor
+        The scalar mean over the rows not ignored, differentiable in ``user`` and ``items``
+        (first-order only).
+    """
+    if not torch.is_grad_enabled():  # no gradient wanted: the plain loss is cheaper
+        logits = user @ items.T
+        return F.cross_entropy(logits / temperature, target, ignore_index=IGNORE)
+    return _SoftmaxLoss.apply(user, items, target, float(temperature))
