@@ -5,7 +5,8 @@
 the sequence models with ``negatives="all"``. Written that way, every step materialises
 the ``[P, N]`` logits, their log-softmax and its gradient: for SASRec on MovieLens
 (2,560 positions x 1,683 items) three 17 MB tensors a step, each written and read from
-main memory. Here the rows go through in blocks that stay in cache: each block's logits
+main memory. Here the rows go through in blocks that stay in cache (on CUDA, blocks of
+up to 256 MiB of logits, which bound the memory without many launches): each block's logits
 are computed, turned into the block's loss and, in the same pass, into its gradient
 (softmax minus the one-hot target), which is multiplied out at once into the gradients
 of ``user`` and ``items``. The backward pass only scales those by the incoming gradient.
@@ -22,13 +23,16 @@ import torch
 import torch.nn.functional as F
 
 IGNORE = -100
-_BLOCK_ELEMENTS = 1 << 19  # logits per block: 2 MiB of float32, cache-sized
+# logits per block: 2 MiB of float32 on CPU (cache-sized); on CUDA 256 MiB, few launches
+_BLOCK_ELEMENTS = 1 << 19
+_CUDA_BLOCK_ELEMENTS = 1 << 26
 
 
-def _block_rows(n_items: int) -> int:
+def _block_rows(n_items: int, device: str = "cpu") -> int:
     """Rows per block: about ``_BLOCK_ELEMENTS`` logits, a multiple of 128 rows (few
     distinct shapes: oneDNN builds a bfloat16 kernel per shape)."""
-    return max(128, (_BLOCK_ELEMENTS // max(n_items, 1)) // 128 * 128)
+    elements = _CUDA_BLOCK_ELEMENTS if device == "cuda" else _BLOCK_ELEMENTS
+    return max(128, (elements // max(n_items, 1)) // 128 * 128)
 
 
 def _autocast_dtype(device: str) -> torch.dtype | None:
@@ -58,7 +62,7 @@ class _SoftmaxLoss(torch.autograd.Function):
             grad_user = torch.empty(user.shape, dtype=u.dtype, device=user.device)
             grad_items = torch.zeros(items.shape, dtype=acc, device=user.device)
             total = torch.zeros((), dtype=acc, device=user.device)
-            step = _block_rows(items.shape[0])
+            step = _block_rows(items.shape[0], device)
             for start in range(0, user.shape[0], step):
                 rows = slice(start, start + step)
                 u_b, t_b, v_b = u[rows], target[rows], valid[rows]
