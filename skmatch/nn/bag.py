@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from skmatch.nn import scratch
 
@@ -28,13 +29,15 @@ class _BagSum(torch.autograd.Function):
         return _masked_bag(codes, weight)
 
     @staticmethod
+    @once_differentiable  # the scratch copy must not enter a graph
     def backward(ctx, grad):  # [B, D]
         (codes,) = ctx.saved_tensors
         n_bags, length = codes.shape
         per_slot = scratch.buffer((n_bags, length, grad.shape[1]), grad)  # [B, L, D]
         per_slot.copy_(grad.unsqueeze(1).expand(n_bags, length, -1))
         grad_weight = grad.new_zeros(ctx.n_rows, grad.shape[1])  # [N, D]
-        grad_weight.index_add_(0, codes.reshape(-1), per_slot.view(n_bags * length, -1))
+        source = per_slot.view(n_bags * length, grad.shape[1])
+        grad_weight.index_add_(0, codes.reshape(-1), source)
         grad_weight[0] = 0  # the padding row, as padding_idx=0
         return None, grad_weight
 

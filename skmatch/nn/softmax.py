@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 IGNORE = -100
 # logits per block: 2 MiB of float32 on CPU (cache-sized); on CUDA 256 MiB, few launches
@@ -54,7 +55,7 @@ class _SoftmaxLoss(torch.autograd.Function):
             scale = 1.0 / temperature
             u = user * scale if scale != 1.0 else user  # [P, D]: logits = (u / t) . i
             i = items
-            if mm_dtype is not None:
+            if mm_dtype is not None and user.dtype != torch.float64:  # autocast skips float64
                 u, i = u.to(mm_dtype), items.to(mm_dtype)
             acc = torch.promote_types(user.dtype, torch.float32)  # softmax dtype
             valid = (target != IGNORE).to(acc)  # [P]
@@ -79,9 +80,9 @@ class _SoftmaxLoss(torch.autograd.Function):
                 probs.scatter_add_(1, safe, -v_b.unsqueeze(1))
                 probs = probs.to(u.dtype)
                 torch.mm(probs, i, out=grad_user[rows])  # [b, D]: of u, times scale
-                if mm_dtype is None:
+                if u_b.dtype == acc:
                     grad_items.addmm_(probs.T, u_b)  # [N, D]: u_b carries the scale
-                else:
+                else:  # products in a lower precision, accumulated in float32
                     grad_items += probs.T @ u_b
             loss = total / n_valid
             ctx.save_for_backward(grad_user, grad_items, n_valid)
@@ -89,14 +90,24 @@ class _SoftmaxLoss(torch.autograd.Function):
         return loss
 
     @staticmethod
+    @once_differentiable  # the gradients were computed in forward: no second order
     def backward(ctx, grad):  # [] -> gradients of user, items
         grad_user, grad_items, n_valid = ctx.saved_tensors
-        factor = grad / n_valid
+        factor = grad / n_valid.clamp_min(1)  # no row counted: zero gradients, as torch's
         g_user = None
         if ctx.needs_input_grad[0]:
             g_user = (grad_user.to(factor.dtype) * (factor * ctx.scale)).to(ctx.user_dtype)
         g_items = (grad_items * factor) if ctx.needs_input_grad[1] else None
         return g_user, g_items, None, None
+
+
+def _check_targets(target: torch.Tensor, n_items: int) -> None:
+    bad = ((target < 0) & (target != IGNORE)) | (target >= n_items)
+    if bool(bad.any()):
+        raise IndexError(
+            f"softmax_loss: {int(bad.sum())} target(s) outside [0, {n_items}) and not "
+            f"{IGNORE} (ignored), first: {target[bad][:5].tolist()}."
+        )
 
 
 def softmax_loss(
@@ -117,9 +128,16 @@ def softmax_loss(
     Returns
     -------
     Tensor
-        The scalar mean over the rows not ignored, differentiable in ``user`` and ``items``
-        (first-order only).
+        The scalar mean over the rows not ignored (NaN when every row is, as torch's),
+        differentiable in ``user`` and ``items`` (first-order only).
+
+    Raises
+    ------
+    IndexError
+        If a target is outside ``[0, N)`` and not ``-100``.
     """
+    if target.device.type == "cpu":  # on CUDA the gather asserts; a check would stall steps
+        _check_targets(target, items.shape[0])
     if not torch.is_grad_enabled():  # no gradient wanted: the plain loss is cheaper
         logits = user @ items.T
         return F.cross_entropy(logits / temperature, target, ignore_index=IGNORE)
