@@ -64,10 +64,12 @@ class _SoftmaxLoss(torch.autograd.Function):
             grad_items = torch.zeros(items.shape, dtype=acc, device=user.device)
             total = torch.zeros((), dtype=acc, device=user.device)
             step = _block_rows(items.shape[0], device)
+            # one block of logits, written over by every block: no fresh buffer per block
+            block = u.new_empty((min(step, user.shape[0]), items.shape[0]))
             for start in range(0, user.shape[0], step):
                 rows = slice(start, start + step)
                 u_b, t_b, v_b = u[rows], target[rows], valid[rows]
-                logits = (u_b @ i.T).to(acc)  # [b, N]
+                logits = torch.mm(u_b, i.T, out=block[: u_b.shape[0]]).to(acc)  # [b, N]
                 safe = t_b.clamp_min(0).unsqueeze(1)  # ignored rows: any column
                 picked = logits.gather(1, safe).squeeze(1)  # [b]
                 peak = logits.amax(1, keepdim=True)  # [b, 1]
