@@ -26,7 +26,7 @@ from skmatch.models.base import BaseMatcher
 from skmatch.nn import scratch
 from skmatch.nn.losses import LOSSES, _weighted_mean
 from skmatch.nn.sampling import NegativeSampler
-from skmatch.nn.softmax import softmax_loss
+from skmatch.nn.softmax import _autocast_dtype, softmax_loss
 from skmatch.nn.towers import FeatureDef
 
 # Users are embedded in blocks of exactly this many rows (the last one padded), so that a
@@ -74,12 +74,7 @@ def _cpu_has_bf16() -> bool:
 
 def _cpu_autocast(x: torch.Tensor) -> bool:
     """Whether ``x`` lives on the CPU inside a CPU autocast region."""
-    if x.device.type != "cpu":
-        return False
-    try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_cpu_enabled()
+    return x.device.type == "cpu" and _autocast_dtype("cpu") is not None
 
 
 def _pad_rows(user: torch.Tensor, target: torch.Tensor, multiple: int = 128):

@@ -106,13 +106,7 @@ class CausalSelfAttention(nn.Module):
                 scores = torch.matmul(q, k.transpose(-2, -1)).mul_((D // heads) ** -0.5)
                 att = torch.matmul(self.attn_drop(torch.softmax(scores + bias, -1)), v)
             else:
-                att = F.scaled_dot_product_attention(
-                    q,
-                    k,
-                    v,
-                    attn_mask=allowed,
-                    dropout_p=p,
-                )  # [B, H, L, D/H]
+                att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
             h = h + self.dropout(proj(att.transpose(1, 2).reshape(B, L, D)))
             h = h + self.dropout(ff(ff_norm(h)))
             h = h * mask.unsqueeze(-1).to(h.dtype)
