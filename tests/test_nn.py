@@ -8,6 +8,14 @@ from skmatch.models._merge import merge_interests
 from skmatch.nn.losses import listwise_loss, pairwise_loss, pointwise_loss
 from skmatch.nn.sampling import NegativeSampler
 
+# the custom kernels' CUDA paths run where a GPU is (CI has none)
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+    ),
+]
+
 
 def test_listwise_loss_matches_cross_entropy_and_masks():
     pos = torch.tensor([2.0, 0.5])
@@ -142,8 +150,9 @@ def test_additive_scores_under_cpu_autocast_match_float32():
     )
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("reuse", [False, True])
-def test_bag_sum_equals_embedding_bag_with_padding_and_its_gradient(reuse):
+def test_bag_sum_equals_embedding_bag_with_padding_and_its_gradient(reuse, device):
     import contextlib
 
     import torch.nn.functional as F
@@ -152,13 +161,14 @@ def test_bag_sum_equals_embedding_bag_with_padding_and_its_gradient(reuse):
     from skmatch.nn.bag import bag_sum
 
     g = torch.Generator().manual_seed(0)
-    weight = torch.randn(9, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    codes = torch.tensor([[0, 0, 4, 2], [3, 3, 3, 8], [0, 0, 0, 0], [0, 1, 5, 4]])
-    grad = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    weight = torch.randn(9, 3, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    codes = torch.tensor([[0, 0, 4, 2], [3, 3, 3, 8], [0, 0, 0, 0], [0, 1, 5, 4]], device=device)
+    grad = torch.randn(4, 3, generator=g, dtype=torch.float64).to(device)
     with scratch.reuse() if reuse else contextlib.nullcontext():
         for _ in range(2):  # the second step reuses the first one's scratch memory
             ours = bag_sum(codes, weight)
-            assert "BagSum" in type(ours.grad_fn).__name__  # the custom backward, not torch's
+            # on CPU the custom backward, not torch's; on CUDA torch's masked bag
+            assert ("BagSum" in type(ours.grad_fn).__name__) == (device == "cpu")
             (ours_grad,) = torch.autograd.grad(ours, weight, grad)
     ref = F.embedding_bag(codes, weight, mode="sum", padding_idx=0)
     (ref_grad,) = torch.autograd.grad(ref, weight, grad)
@@ -196,16 +206,18 @@ def test_scratch_buffers_are_reused_per_thread_only_inside_reuse():
     assert scratch.buffer((10, 10), like).data_ptr() != c.data_ptr()
 
 
-def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch):
+@pytest.mark.parametrize("device", DEVICES)
+def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch, device):
     import torch.nn.functional as F
 
     from skmatch.nn import softmax
 
     monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)  # 128-row blocks: 3 and a part
+    monkeypatch.setattr(softmax, "_CUDA_BLOCK_ELEMENTS", 128 * 7)
     g = torch.Generator().manual_seed(0)
-    user = torch.randn(300, 8, generator=g, dtype=torch.float64, requires_grad=True)
-    items = torch.randn(7, 8, generator=g, dtype=torch.float64, requires_grad=True)
-    target = torch.randint(0, 7, (300,), generator=g)
+    user = torch.randn(300, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    items = torch.randn(7, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    target = torch.randint(0, 7, (300,), generator=g).to(device)
     target[::5] = -100  # ignored rows
     for temperature in (1.0, 0.3):
         ours = softmax.softmax_loss(user, items, target, temperature)
@@ -221,18 +233,20 @@ def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch):
         torch.testing.assert_close(softmax.softmax_loss(user, items, target, 0.3), ref.detach())
 
 
-def test_softmax_loss_under_cpu_autocast_matches_autocast_cross_entropy(monkeypatch):
+@pytest.mark.parametrize("device", DEVICES)
+def test_softmax_loss_under_autocast_matches_autocast_cross_entropy(monkeypatch, device):
     import torch.nn.functional as F
 
     from skmatch.nn import softmax
 
     monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 50)  # 128-row blocks: 2 and a part
+    monkeypatch.setattr(softmax, "_CUDA_BLOCK_ELEMENTS", 128 * 50)
     g = torch.Generator().manual_seed(1)
-    user = torch.randn(300, 16, generator=g, requires_grad=True)
-    items = torch.randn(50, 16, generator=g, requires_grad=True)
-    target = torch.randint(0, 50, (300,), generator=g)
+    user = torch.randn(300, 16, generator=g).to(device).requires_grad_()
+    items = torch.randn(50, 16, generator=g).to(device).requires_grad_()
+    target = torch.randint(0, 50, (300,), generator=g).to(device)
     target[::7] = -100
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(device, dtype=torch.bfloat16):
         ours = softmax.softmax_loss(user, items, target, 0.5)
         ref = F.cross_entropy(user @ items.T / 0.5, target, ignore_index=-100)
     assert ours.dtype == torch.float32  # the softmax in float32, as cross_entropy's
