@@ -279,6 +279,8 @@ def test_stamp_projects_keys_either_way_with_the_same_result():
 
 def test_amp_keeps_the_l2_penalty_of_the_real_rows(fitted):
     """Padding the full softmax's rows under CPU autocast must not dilute embedding_l2."""
+    if DEVICE != "cpu":
+        pytest.skip("CPU autocast")
     est = fitted[SASRec]
     module = est.module_
     g = torch.Generator().manual_seed(0)
