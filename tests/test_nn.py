@@ -257,17 +257,18 @@ def test_softmax_loss_under_autocast_matches_autocast_cross_entropy(monkeypatch,
         assert ((a - b).norm() / b.norm()).item() < 0.02  # scale included, not just direction
 
 
-def test_softmax_blocks_bound_the_logits_on_cuda_and_keep_128_rows_on_cpu():
+def test_softmax_blocks_are_at_least_128_rows_on_either_device():
+    """Blocks of fewer rows bound the memory of huge catalogues better but are far slower
+    (every block reads the whole item table): 10^7 items on an H100 took 1.9 s a step
+    with 8-row blocks against 0.59 s with 128 (benchmarks/results/cuda_2026-11-23.md)."""
     from skmatch.nn.softmax import _BLOCK_ELEMENTS, _CUDA_BLOCK_ELEMENTS, _block_rows
 
     assert _block_rows(1683) == (_BLOCK_ELEMENTS // 1683) // 128 * 128
-    assert _block_rows(10**7) == 128  # CPU: never fewer (oneDNN's kernel shapes)
     assert _block_rows(1683, "cuda") == (_CUDA_BLOCK_ELEMENTS // 1683) // 128 * 128
-    for n_items in (10**6, 10**7, 10**8):  # CUDA: the block bounds the memory, >= 8 rows
-        rows = _block_rows(n_items, "cuda")
-        assert rows % 8 == 0 and rows >= 8
-        assert rows * n_items <= max(_CUDA_BLOCK_ELEMENTS, 8 * n_items)
-    assert _block_rows(10**7, "cuda") == 8 and _block_rows(10**6, "cuda") == 64
+    for device in ("cpu", "cuda"):
+        for n_items in (10**5, 10**6, 10**7):
+            rows = _block_rows(n_items, device)
+            assert rows % 128 == 0 and rows >= 128
 
 
 def test_softmax_loss_edge_cases():

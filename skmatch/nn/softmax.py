@@ -25,20 +25,15 @@ from torch.autograd.function import once_differentiable
 
 IGNORE = -100
 # logits per block: 2 MiB of float32 on CPU (cache-sized); on CUDA 256 MiB, few launches
-# (at least 128 rows on CPU, 8 on CUDA)
 _BLOCK_ELEMENTS = 1 << 19
 _CUDA_BLOCK_ELEMENTS = 1 << 26
 
 
 def _block_rows(n_items: int, device: str = "cpu") -> int:
     """Rows per block: about ``_BLOCK_ELEMENTS`` logits, a multiple of 128 rows (few
-    distinct shapes: oneDNN builds a bfloat16 kernel per shape). On CUDA, catalogues so
-    large that 128 rows exceed the block take fewer rows, down to 8, a multiple of 8:
-    there the block, not the row count, bounds the memory."""
-    if device == "cuda":
-        rows = _CUDA_BLOCK_ELEMENTS // max(n_items, 1)
-        return rows // 128 * 128 if rows >= 128 else max(8, rows // 8 * 8)
-    return max(128, (_BLOCK_ELEMENTS // max(n_items, 1)) // 128 * 128)
+    distinct shapes: oneDNN builds a bfloat16 kernel per shape)."""
+    elements = _CUDA_BLOCK_ELEMENTS if device == "cuda" else _BLOCK_ELEMENTS
+    return max(128, (elements // max(n_items, 1)) // 128 * 128)
 
 
 def _autocast_dtype(device: str) -> torch.dtype | None:
