@@ -25,7 +25,13 @@ from _common import machine, markdown_table, today  # noqa: E402
 SMALL = ["DSSM", "YoutubeDNN", "STAMP", "SASRec", "GRU4Rec", "NARM"]
 # (dataset, model, max_seq_len, params, epochs per fit)
 LARGER = [
-    ("ml-100k", "SASRec", 200, {"embed_dim": 256, "n_heads": 4, "n_layers": 2}, 2),
+    (
+        "ml-100k",
+        "SASRec",
+        200,
+        {"embed_dim": 256, "n_heads": 4, "n_layers": 2, "batch_size": 128},
+        2,
+    ),
     ("ml-100k", "DSSM", 50, {"embed_dim": 256, "hidden_dims": (512, 256), "batch_size": 4096}, 3),
     ("beauty", "SASRec", 50, {}, 1),
 ]

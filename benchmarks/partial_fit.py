@@ -39,14 +39,13 @@ def same_history_ndcg(model, history: pd.DataFrame, test: pd.DataFrame, k: int =
     """NDCG@k of ``test`` (one row per user), each user embedded from ``history``."""
     from skmatch.metrics import ndcg_at_k
 
-    test = test[test["user_id"].isin(history["user_id"])]
+    n_users = test["user_id"].nunique()
     hist = history[history["user_id"].isin(test["user_id"])]
     order = hist["user_id"].drop_duplicates().to_numpy()  # recommend's row order
     ids = model.recommend(hist, k=k, return_scores=False)
     target = test.set_index("user_id").loc[order, "item_id"].to_numpy()
     # users without a history row get no recommendation: they count as misses
-    per_user = ndcg_at_k(target, ids, k)
-    return float(per_user * len(order) / test["user_id"].nunique())
+    return float(ndcg_at_k(target, ids, k) * len(order) / n_users)
 
 
 def compare(label: str, df: pd.DataFrame, make, quantile: float = 0.7) -> list[list[str]]:
