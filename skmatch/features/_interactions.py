@@ -33,6 +33,12 @@ class Interactions:
         Every user's positive items in time order (ties broken by row order).
     positions : ndarray of shape (n_rows,), int64
         For each row, how many positive events of its user precede it.
+    new_user_index : ndarray of shape (n_rows,), int64, or None
+        For rows of users outside the vocabulary (code 1), the position of their raw id
+        in ``new_users``; -1 for known users. None when every user is known. It keeps
+        new users apart where they are queried or evaluated (they share code 1).
+    new_users : ndarray of object or None
+        Raw ids of those users, in order of first appearance.
     """
 
     def __init__(
@@ -45,6 +51,8 @@ class Interactions:
         labels: np.ndarray | None,
         weights: np.ndarray | None,
         user_features: dict[str, np.ndarray],
+        new_user_index: np.ndarray | None = None,
+        new_users: np.ndarray | None = None,
     ) -> None:
         self.spec = spec
         self.user_codes = user_codes
@@ -53,6 +61,8 @@ class Interactions:
         self.labels = labels
         self.weights = weights
         self.user_features = user_features
+        self.new_user_index = new_user_index
+        self.new_users = new_users
         self._build_sequences()
 
     def _build_sequences(self) -> None:
@@ -105,6 +115,13 @@ class Interactions:
         _, first = np.unique(self.user_codes, return_index=True)
         return self.user_codes[np.sort(first)]
 
+    def user_keys(self) -> np.ndarray:
+        """One key per row that tells users apart: the user code for known users, and
+        ``-1 - k`` for the ``k``-th new user (all new users share code 1)."""
+        if self.new_user_index is None:
+            return self.user_codes
+        return np.where(self.new_user_index >= 0, -1 - self.new_user_index, self.user_codes)
+
     def subset(self, rows) -> Interactions:
         """The interactions of the given rows (histories rebuilt from those rows only)."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -116,6 +133,8 @@ class Interactions:
             labels=None if self.labels is None else self.labels[rows],
             weights=None if self.weights is None else self.weights[rows],
             user_features={k: v[rows] for k, v in self.user_features.items()},
+            new_user_index=None if self.new_user_index is None else self.new_user_index[rows],
+            new_users=self.new_users,
         )
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from skmatch.exceptions import DataError, NotFittedError, format_values
 from skmatch.features._interactions import Interactions
-from skmatch.features._vocab import Vocabulary
+from skmatch.features._vocab import OOV, Vocabulary
 from skmatch.utils._checks import check_frame, check_no_missing, check_times
 
 _KINDS = ("sparse", "dense", "multi")
@@ -282,14 +282,18 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             labels = _as_float(X[self.label_col], self.label_col, allow_nan=False)
         if self.weight_col in X.columns:
             weights = _as_float(X[self.weight_col], self.weight_col, allow_nan=False)
+        user_codes = self.encode_users(X[self.user_col])
+        new_index, new_users = new_user_index(X[self.user_col], user_codes)
         return Interactions(
             spec=self,
-            user_codes=self.encode_users(X[self.user_col]),
+            user_codes=user_codes,
             item_codes=self.encode_items(X[self.item_col]),
             times=times,
             labels=labels,
             weights=weights,
             user_features={f: self._encode_feature(f, X[f]) for f in self.user_features},
+            new_user_index=new_index,
+            new_users=new_users,
         )
 
     def encode_users(self, ids, handle_unknown: str | None = None) -> np.ndarray:
@@ -368,3 +372,15 @@ def _split_tokens(values: pd.Series, sep: str) -> pd.Series:
     s = s.dropna().astype(str).str.split(sep, regex=False).explode()
     s = s[s.notna() & (s != "")]
     return s.astype(object)
+
+
+def new_user_index(raw: pd.Series, codes: np.ndarray):
+    """Per-row index of users outside the vocabulary (code OOV) among their raw ids, -1
+    for known users, and those raw ids; ``(None, None)`` when every user is known."""
+    unknown = codes == OOV
+    if not unknown.any():
+        return None, None
+    index = np.full(codes.size, -1, dtype=np.int64)
+    local, uniques = pd.factorize(raw.to_numpy()[unknown], sort=False)
+    index[unknown] = local
+    return index, np.asarray(uniques, dtype=object)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skmatch.features import Interactions, UserHistory
+from skmatch.features import OOV, PAD, Interactions, UserHistory
 from skmatch.utils._checks import check_frame, check_no_missing, check_times
 
 
@@ -55,15 +55,30 @@ class UserQuery:
 
 
 def query_from_codes(spec, history: UserHistory, codes: np.ndarray) -> UserQuery:
-    """Known (or OOV) users, embedded from their fit-time history."""
+    """Known users, embedded from their fit-time history; unknown ones (code OOV) from an
+    empty history (never from the fit-time rows that code 1 may hold: the users below
+    ``min_count``, merged)."""
     codes = np.asarray(codes, dtype=np.int64)
     features = {f: table[codes] for f, table in spec.user_table_.items()}
     return UserQuery(
         ids=spec.inverse_transform_users(codes),
         codes=codes,
-        history=history.take(codes),
+        history=history.take(np.where(codes == OOV, PAD, codes)),  # PAD's history is empty
         features=features,
     )
+
+
+def query_from_keys(spec, history: UserHistory, keys: np.ndarray, new_users) -> UserQuery:
+    """Users given by keys (see :meth:`Interactions.user_keys`): a known user's code,
+    embedded from the fit-time history, or ``-1 - k`` for the ``k``-th of ``new_users``
+    (raw ids), each embedded as a new user (empty history, unknown features)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    query = query_from_codes(spec, history, np.where(keys >= 0, keys, OOV))
+    new = keys < 0
+    if new.any():
+        query.ids = np.asarray(query.ids, dtype=object)
+        query.ids[new] = np.asarray(new_users, dtype=object)[-1 - keys[new]]
+    return query
 
 
 def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
@@ -97,12 +112,38 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
 
 
 def query_from_interactions(inter: Interactions) -> UserQuery:
-    """Users of an :class:`Interactions` object, embedded from its own history."""
-    codes = inter.unique_users()
+    """Users of an :class:`Interactions` object, embedded from its own history.
+
+    Users outside the vocabulary (code 1) are told apart by their raw ids
+    (``inter.new_users``): one row each, from their own rows and side features.
+    """
     spec = inter.spec
-    return UserQuery(
-        ids=spec.inverse_transform_users(codes),
-        codes=codes,
-        history=inter.history.take(codes),
-        features={f: table[codes] for f, table in spec.user_table_.items()},
+    if inter.new_user_index is None:  # every user known: one row per code
+        codes = inter.unique_users()
+        return UserQuery(
+            ids=spec.inverse_transform_users(codes),
+            codes=codes,
+            history=inter.history.take(codes),
+            features={f: table[codes] for f, table in spec.user_table_.items()},
+        )
+    keys = inter.user_keys()
+    local, uniques = pd.factorize(keys, sort=False)
+    keys = np.asarray(uniques, dtype=np.int64)
+    n = len(inter)
+    order = np.lexsort((np.arange(n), inter.times, local))  # by user, then time and row
+    if inter.labels is not None:  # histories hold positive events, as in training
+        order = order[inter.labels[order] > 0]
+    counts = np.bincount(local[order], minlength=keys.size)
+    history = UserHistory(
+        np.concatenate([[0], np.cumsum(counts)]), inter.item_codes[order], len(spec.items_)
     )
+    query = query_from_keys(spec, inter.history, keys, inter.new_users)
+    query.history = history
+    new = keys < 0
+    if new.any() and inter.user_features:  # a new user's features: its latest row's
+        by_time = np.lexsort((np.arange(n), inter.times, local))
+        last = by_time[np.concatenate([np.diff(local[by_time]) != 0, [True]])]  # per user
+        for f, values in inter.user_features.items():
+            query.features[f] = query.features[f].copy()
+            query.features[f][new] = values[last[new]]
+    return query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.base import BaseEstimator, clone
 
 from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
+from skmatch.features._spec import new_user_index
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import DeferredIndex, ExactIndex, make_index
 from skmatch.models._distributed import is_main_process
@@ -21,6 +23,7 @@ from skmatch.models._query import (
     query_from_codes,
     query_from_frame,
     query_from_interactions,
+    query_from_keys,
 )
 from skmatch.utils._checks import check_k
 
@@ -337,13 +340,17 @@ class BaseMatcher(BaseEstimator):
 
     # ------------------------------------------------------------------ evaluation
     def _test_targets(self, X):
-        """User codes and relevant item positions of held-out rows ``X``."""
+        """User keys (see :meth:`Interactions.user_keys`), relevant item positions of
+        held-out rows ``X`` and the raw ids of the users outside the vocabulary."""
         self._check_fitted()
         spec = self.feature_spec_
         if isinstance(X, Interactions):
-            users, items = X.user_codes, X.item_codes
+            users, items, new_users = X.user_keys(), X.item_codes, X.new_users
         elif isinstance(X, pd.DataFrame):
-            users = spec.encode_users(_col(X, spec.user_col), handle_unknown="oov")
+            raw = _col(X, spec.user_col)
+            codes = spec.encode_users(raw, handle_unknown="oov")
+            new_index, new_users = new_user_index(pd.Series(raw), codes)
+            users = codes if new_index is None else np.where(new_index >= 0, -1 - new_index, codes)
             items = spec.encode_items(_col(X, spec.item_col), handle_unknown="oov")
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
@@ -353,7 +360,7 @@ class BaseMatcher(BaseEstimator):
         # unseen test items (code 1) become -2: never recommended, never padding (-1)
         positions = np.where(items >= N_RESERVED, items - N_RESERVED, -2)
         targets = np.split(positions[order], bounds)
-        return uniq, targets
+        return uniq, targets, new_users
 
     def rank_test(self, X, k: int):
         """Rank held-out rows ``X``: (relevant positions per user, top-k positions).
@@ -361,8 +368,19 @@ class BaseMatcher(BaseEstimator):
         Each user of ``X`` is embedded from its fit-time history, whose items are
         excluded; ``-1`` marks padding and test items unseen during fit (a miss).
         """
-        users, targets = self._test_targets(X)
-        query = query_from_codes(self.feature_spec_, self.history_, users)
+        users, targets, new_users = self._test_targets(X)
+        n_new = int((users < 0).sum())
+        if n_new:
+            first = np.asarray(new_users, dtype=object)[-1 - users[users < 0]]
+            warnings.warn(
+                f"{n_new} of {users.size} users of X were not seen in fit (first: "
+                f"{format_values(first)}); each is ranked as a new user, from an empty "
+                "history. If they should be known, check that the id types match the "
+                "fitted ones (e.g. str against int).",
+                UserWarning,
+                stacklevel=3,
+            )
+        query = query_from_keys(self.feature_spec_, self.history_, users, new_users)
         pos, _ = self._recommend_positions(query, self._check_k(k))
         return targets, pos
 

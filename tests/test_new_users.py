@@ -1,0 +1,103 @@
+"""Users outside the vocabulary share code 1; they must never be merged into one user."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from skmatch import FeatureSpec
+from skmatch.datasets import make_interactions
+from skmatch.metrics import evaluate, ndcg_at_k
+from skmatch.model_selection import leave_last_out_split
+from skmatch.models import Popularity, YoutubeDNN
+
+
+@pytest.fixture(scope="module")
+def data():
+    df = make_interactions(n_users=120, n_items=60, random_state=3)
+    train, test = leave_last_out_split(df)
+    model = YoutubeDNN(embed_dim=8, n_epochs=2, random_state=0, device="cpu").fit(train)
+    return df, train, test, model
+
+
+def _new_rows(test: pd.DataFrame, names) -> pd.DataFrame:
+    """Test rows of the first len(names) users, relabelled as users never seen."""
+    rows = test.groupby("user_id").head(1).iloc[: len(names)].copy()
+    rows["user_id"] = names
+    return rows
+
+
+def test_evaluate_ranks_each_new_user_apart_and_warns(data):
+    _, _, test, model = data
+    new = _new_rows(test, ["new-a", "new-b", "new-c"])
+    known = test[~test["user_id"].isin(new["user_id"])]
+    mixed = pd.concat([known, new], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"3 of \d+ users of X were not seen in fit.*new-a"):
+        got = evaluate(model, mixed, k=10)["ndcg@10"]
+    # by hand: the known users as before, each new user from an empty history
+    ref_known = evaluate(model, known, k=10)["ndcg@10"]
+    ids = model.recommend(list(new["user_id"]), k=10, return_scores=False)
+    ref_new = ndcg_at_k(new["item_id"].to_numpy(), ids, 10)
+    n_known = known["user_id"].nunique()
+    expected = (ref_known * n_known + ref_new * len(new)) / (n_known + len(new))
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_new_users_are_ranked_from_an_empty_history(data):
+    _, _, test, model = data
+    new = _new_rows(test, ["x1", "x2"])
+    ids = model.recommend(["x1", "x2"], k=10, return_scores=False)
+    assert np.array_equal(ids[0], ids[1])  # no history, no features: the same list
+    # the score of X with new users does not depend on how many others are new
+    with pytest.warns(UserWarning):
+        one = model.score(new.iloc[:1])
+    with pytest.warns(UserWarning):
+        two = model.score(pd.concat([new.iloc[:1], new.iloc[:1].assign(user_id="x9")]))
+    assert one == pytest.approx(two)
+
+
+def test_pipeline_keeps_new_users_apart(data):
+    _, train, test, _ = data
+    pipe = make_pipeline(
+        FeatureSpec(max_seq_len=10),
+        YoutubeDNN(embed_dim=8, n_epochs=2, random_state=0, device="cpu"),
+    ).fit(train)
+    model = pipe[-1]
+    a = train[train["user_id"] == train["user_id"].iloc[0]].assign(user_id="fresh-1")
+    b = train[train["user_id"] == train["user_id"].iloc[-1]].assign(user_id="fresh-2")
+    new = pd.concat([a, b], ignore_index=True)
+    # one row per new user, each embedded from its own rows, as the DataFrame path does
+    piped = pipe.predict(new)
+    assert piped.shape == (2, model.k)
+    direct = model.recommend(new, k=model.k, return_scores=False)
+    assert np.array_equal(piped, direct)
+    vectors = pipe.transform(new)
+    assert vectors.shape[0] == 2 and not np.allclose(vectors[0], vectors[1])
+    np.testing.assert_allclose(vectors, model.transform_users(new), rtol=1e-6)
+    # score through the pipeline (Interactions) equals the DataFrame path
+    held = _new_rows(test, ["n1", "n2", "n3"])
+    with pytest.warns(UserWarning, match="3 of 3 users"):
+        piped_score = pipe.score(held)
+    with pytest.warns(UserWarning, match="3 of 3 users"):
+        direct_score = model.score(held)
+    assert piped_score == pytest.approx(direct_score)
+
+
+def test_users_below_min_count_are_new_users_not_one_merged_user():
+    df = make_interactions(n_users=80, n_items=40, random_state=1)
+    counts = df["user_id"].value_counts()
+    spec = FeatureSpec(min_count=int(counts.median()))
+    model = Popularity(feature_spec=spec).fit(df)
+    users = df["user_id"].unique()
+    rare = users[model.feature_spec_.encode_users(users) == 1]  # below min_count
+    assert len(rare) >= 3
+    # a rare user is outside the vocabulary: recommended to from an empty history, so
+    # the items of the other rare users are not filtered out of its list
+    ids = model.recommend([rare[0], rare[1]], k=5, return_scores=False)
+    cold = model.recommend(["never-seen"], k=5, return_scores=False)
+    assert np.array_equal(ids[0], cold[0]) and np.array_equal(ids[1], cold[0])
+    inter = model.feature_spec_.transform(df[df["user_id"].isin(rare[:3])])
+    assert inter.new_users is not None and len(inter.new_users) == 3
+    assert len(np.unique(inter.user_keys())) == 3 and (inter.user_codes == 1).all()
