@@ -1,4 +1,5 @@
-"""Users outside the vocabulary share code 1; they must never be merged into one user."""
+"""How evaluation and queries see users: new users (all code 1) are never merged into one
+user, and metrics rank the whole catalogue exactly, whatever index serves ``recommend``."""
 
 from __future__ import annotations
 
@@ -101,3 +102,30 @@ def test_users_below_min_count_are_new_users_not_one_merged_user():
     inter = model.feature_spec_.transform(df[df["user_id"].isin(rare[:3])])
     assert inter.new_users is not None and len(inter.new_users) == 3
     assert len(np.unique(inter.user_keys())) == 3 and (inter.user_codes == 1).all()
+
+
+def test_evaluate_and_score_rank_exactly_whatever_the_serving_index(data):
+    """Metrics are full-ranking: an approximate (here: deliberately wrong) serving index
+    changes ``recommend`` but never ``evaluate`` or ``score``."""
+    from skmatch.index import ExactIndex
+    from skmatch.index._base import BaseIndex
+
+    class WorstFirst(BaseIndex):  # an "index" that returns the lowest scores
+        def _fit(self, vectors):
+            self._exact = ExactIndex().fit(-vectors)
+
+        def _search(self, queries, k, excl):
+            return self._exact.search(queries, k, exclude=excl)
+
+    _, _, test, model = data
+    exact_ndcg, exact_score = evaluate(model, test, k=10)["ndcg@10"], model.score(test)
+    users = test["user_id"].unique()[:5]
+    exact_ids = model.recommend(users, k=10, return_scores=False)
+    serving = model.index_
+    try:
+        model.index_ = WorstFirst().fit(model.item_vectors_)
+        assert not np.array_equal(model.recommend(users, k=10, return_scores=False), exact_ids)
+        assert evaluate(model, test, k=10)["ndcg@10"] == exact_ndcg
+        assert model.score(test) == exact_score
+    finally:
+        model.index_ = serving

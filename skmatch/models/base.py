@@ -279,7 +279,8 @@ class BaseMatcher(BaseEstimator):
             )
         return k
 
-    def _recommend_positions(self, query, k, *, filter_seen=True, exclude=None, candidates=None):
+    def _recommend_positions(self, query, k, *, filter_seen=True, exclude=None, candidates=None,
+                             exact=False):  # fmt: skip
         n = len(query)
         excl = sp.csr_matrix((n, self.n_items_), dtype=np.float32)
         if filter_seen:
@@ -293,6 +294,8 @@ class BaseMatcher(BaseEstimator):
         excl.eliminate_zeros()
         vectors = np.asarray(self._user_vectors(query), dtype=np.float32)
         index, col_map = self.index_, None
+        if exact and not isinstance(index, ExactIndex):  # evaluation: full ranking, never ANN
+            index = ExactIndex().fit(np.asarray(self._item_vectors(), np.float32))
         if candidates is not None:
             col_map = np.unique(self._item_positions(candidates, what="candidates"))
             index = ExactIndex().fit(np.asarray(self._item_vectors(), np.float32)[col_map])
@@ -366,7 +369,9 @@ class BaseMatcher(BaseEstimator):
         """Rank held-out rows ``X``: (relevant positions per user, top-k positions).
 
         Each user of ``X`` is embedded from its fit-time history, whose items are
-        excluded; ``-1`` marks padding and test items unseen during fit (a miss).
+        excluded, and ranked against the whole catalogue exactly (never through an
+        approximate index); users unseen in fit are new users, each apart, from an empty
+        history. ``-1`` marks padding and test items unseen during fit (a miss).
         """
         users, targets, new_users = self._test_targets(X)
         n_new = int((users < 0).sum())
@@ -381,7 +386,7 @@ class BaseMatcher(BaseEstimator):
                 stacklevel=3,
             )
         query = query_from_keys(self.feature_spec_, self.history_, users, new_users)
-        pos, _ = self._recommend_positions(query, self._check_k(k))
+        pos, _ = self._recommend_positions(query, self._check_k(k), exact=True)
         return targets, pos
 
     def score(self, X, y=None) -> float:
