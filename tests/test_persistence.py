@@ -40,3 +40,50 @@ def test_newer_format_and_wrong_class_are_refused(model, tmp_path):
 def test_save_is_atomic_and_leaves_no_temporary(model, tmp_path):
     model.save(tmp_path / "m.skm")
     assert [p.name for p in tmp_path.iterdir()] == ["m.skm"]
+
+
+def test_save_load_keeps_the_feature_spec_parameter(tmp_path):
+    """``get_params`` after ``load`` equals the saved model's, ``feature_spec`` included,
+    so ``clone(loaded).fit`` refits with the same features and window."""
+    from sklearn.base import clone
+
+    from skmatch import FeatureSpec
+    from skmatch.datasets import make_interactions
+
+    df = make_interactions(n_users=40, n_items=30, random_state=0)
+    df["genre"] = df["item_id"].str.len().astype(str)
+    spec = FeatureSpec(item_features=["genre"], max_seq_len=7, feature_types={"genre": "sparse"})
+    model = DSSM(feature_spec=spec, n_epochs=1, embed_dim=4, random_state=0).fit(df)
+    model.save(tmp_path / "m.skm")
+    loaded = DSSM.load(tmp_path / "m.skm")
+    got = loaded.get_params()["feature_spec"]
+    assert isinstance(got, FeatureSpec) and got.get_params() == spec.get_params()
+    refit = clone(loaded).fit(df)
+    assert refit.feature_spec_.max_seq_len == 7
+    assert list(refit.feature_spec_.item_features) == ["genre"]
+    # a model without the parameter still round-trips to None
+    plain = Popularity().fit(df)
+    plain.save(tmp_path / "p.skm")
+    assert Popularity.load(tmp_path / "p.skm").get_params()["feature_spec"] is None
+
+
+def test_save_load_keeps_tuples_and_lists_apart_and_reads_untagged_files(tmp_path):
+    import json
+
+    from skmatch.datasets import make_interactions
+
+    df = make_interactions(n_users=30, n_items=20, random_state=1)
+    for dims in ((8,), [8]):
+        model = DSSM(hidden_dims=dims, n_epochs=1, embed_dim=4, random_state=0).fit(df)
+        model.save(tmp_path / "m.skm")
+        assert DSSM.load(tmp_path / "m.skm").get_params()["hidden_dims"] == dims
+        assert type(DSSM.load(tmp_path / "m.skm").hidden_dims) is type(dims)
+    # a file written before tuples were tagged: lists become tuples where the default is one
+    payload = torch.load(tmp_path / "m.skm", weights_only=True)
+    del payload["tagged_params"]
+    params = json.loads(payload["params"])
+    params["hidden_dims"] = [8]
+    params.pop("feature_spec", None)
+    payload["params"] = json.dumps(params)
+    torch.save(payload, tmp_path / "old.skm")
+    assert DSSM.load(tmp_path / "old.skm").hidden_dims == (8,)

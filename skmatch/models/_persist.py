@@ -29,18 +29,58 @@ def _to_numpy(tensors: dict) -> dict:
     return {k: v.numpy() for k, v in tensors.items()}
 
 
+_SPEC_KEY = "FeatureSpec"  # the feature_spec parameter, saved as its own parameters
+
+
 def _json_params(est) -> str:
     params = est.get_params(deep=False)
-    params.pop("feature_spec", None)
+    spec = params.pop("feature_spec", None)
+    if spec is not None:  # the unfitted parameter (the fitted spec is saved apart)
+        params["feature_spec"] = {_SPEC_KEY: spec.get_params(deep=False)}
     if isinstance(params.get("checkpoint_dir"), os.PathLike):
         params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
     try:
-        return json.dumps(params)
+        return json.dumps(_tag(params))
     except TypeError as exc:
         raise TypeError(
             f"Parameters of {type(est).__name__} must be JSON-serialisable to save without "
             f"pickle ({exc}). Use joblib.dump instead."
         ) from exc
+
+
+_TUPLE = "__tuple__"
+
+
+def _tag(value):
+    """Tuples as ``{"__tuple__": [...]}``, so that JSON keeps them apart from lists."""
+    if isinstance(value, tuple):
+        return {_TUPLE: [_tag(v) for v in value]}
+    if isinstance(value, list):
+        return [_tag(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tag(v) for k, v in value.items()}
+    return value
+
+
+def _untag(value):
+    if isinstance(value, dict):
+        if set(value) == {_TUPLE}:
+            return tuple(_untag(v) for v in value[_TUPLE])
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def _untuple(params: dict, defaults: dict) -> dict:
+    """Files without tagged tuples (written before the tags): back to tuples where the
+    default is one."""
+    return {
+        name: tuple(value)
+        if isinstance(defaults.get(name), tuple) and isinstance(value, list)
+        else value
+        for name, value in params.items()
+    }
 
 
 def save_model(est, path) -> None:
@@ -54,6 +94,7 @@ def save_model(est, path) -> None:
         "skmatch_version": __version__,
         "class": type(est).__name__,
         "params": _json_params(est),
+        "tagged_params": True,  # tuples tagged (see _tag); older files are untagged
         "spec": json.dumps(spec_meta),
         "spec_arrays": _to_tensors(spec_arrays),
         "history": _to_tensors({"indptr": est.history_.indptr, "items": est.history_.items}),
@@ -94,10 +135,15 @@ def load_model(path, expected=None):
     if expected is not None and not issubclass(cls, expected):
         raise TypeError(f"{path} holds a {cls.__name__}, not a {expected.__name__}.")
     params = json.loads(payload["params"])
-    defaults = cls().get_params(deep=False)
-    for name, value in params.items():  # JSON turns tuples into lists
-        if isinstance(defaults.get(name), tuple) and isinstance(value, list):
-            params[name] = tuple(value)
+    if payload.get("tagged_params"):
+        params = _untag(params)
+    else:
+        params = _untuple(params, cls().get_params(deep=False))
+    saved_spec = params.get("feature_spec")
+    if isinstance(saved_spec, dict) and _SPEC_KEY in saved_spec:
+        from skmatch.features import FeatureSpec
+
+        params["feature_spec"] = FeatureSpec(**saved_spec[_SPEC_KEY])
     est = cls(**params)
     spec = spec_from_state(json.loads(payload["spec"]), _to_numpy(payload["spec_arrays"]))
     est.feature_spec_ = spec
