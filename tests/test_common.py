@@ -277,6 +277,12 @@ def test_unknown_params_and_aliases():
         dict(device="tpu"),
         dict(amp="bf16"),
         dict(amp=1),
+        dict(hidden_dims=128),
+        dict(hidden_dims=("64",)),
+        dict(hidden_dims=(64.5,)),
+        dict(hidden_dims=(0,)),
+        dict(early_stopping="no"),
+        dict(logq_correction=1),
     ],
 )
 def test_bad_params_raise_on_fit(bad, split):

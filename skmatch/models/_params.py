@@ -6,6 +6,8 @@ import math
 import os
 from numbers import Integral, Real
 
+import numpy as np
+
 MODES = ("pointwise", "pairwise", "listwise")
 NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard", "all")
 SCHEDULES = (None, "cosine", "linear")
@@ -37,6 +39,14 @@ def check_widths(value, name: str) -> tuple[int, ...]:
     return tuple(check_int(v, f"{name} entries") for v in value)
 
 
+def check_bool(value, name: str) -> bool:
+    """A bool (numpy's included); a truthy string or number is refused (a ValueError,
+    like the other parameter checks)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
 def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
@@ -64,6 +74,8 @@ def validate_common(est) -> None:
     if not (est.amp == "auto" or isinstance(est.amp, bool)):
         raise ValueError(f"amp must be 'auto', True or False, got {est.amp!r}.")
     check_choice(est.index, "index", ("auto", "exact", "hnsw"))
+    for flag in ("early_stopping", "logq_correction", "warm_start"):
+        check_bool(getattr(est, flag), flag)
     if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, str | os.PathLike):
         raise TypeError(
             f"checkpoint_dir must be a path (str or os.PathLike) or None, got "

@@ -8,7 +8,7 @@ import torch
 from skmatch.features._vocab import N_RESERVED
 from skmatch.models._distributed import gather_codes, world
 from skmatch.models._init import make_init
-from skmatch.models._params import check_float
+from skmatch.models._params import check_float, check_widths
 from skmatch.models._torch_base import TorchMatcher
 from skmatch.models._two_tower_modules import TwoTowerModule
 
@@ -97,8 +97,7 @@ class _TwoTower(TorchMatcher):
         check_float(self.dropout, "dropout")
         if self.dropout >= 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if any(int(h) < 1 for h in self.hidden_dims):
-            raise ValueError(f"hidden_dims must be positive widths, got {self.hidden_dims}.")
+        check_widths(self.hidden_dims, "hidden_dims")
 
 
 class DSSM(_TwoTower):
