@@ -129,3 +129,15 @@ def test_evaluate_and_score_rank_exactly_whatever_the_serving_index(data):
         assert model.score(test) == exact_score
     finally:
         model.index_ = serving
+
+
+def test_users_below_min_count_never_form_one_merged_training_sequence():
+    df = make_interactions(n_users=80, n_items=40, random_state=1)
+    spec = FeatureSpec(min_count=int(df["user_id"].value_counts().median()))
+    inter = spec.fit_transform(df)
+    rare_rows = np.flatnonzero(inter.user_codes == 1)
+    assert rare_rows.size > 0
+    assert inter.history.lengths(np.array([1]))[0] == 0  # no merged sequence under code 1
+    assert not inter.histories(rare_rows).any()  # each such row: an empty history
+    known = np.flatnonzero(inter.user_codes > 1)
+    assert inter.histories(known).any()  # known users keep theirs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from skmatch.features._history import UserHistory, gather_windows
+from skmatch.features._vocab import OOV
 
 
 class Interactions:
@@ -30,7 +31,9 @@ class Interactions:
         Per-row encoded user-side features ((n,) int64 sparse, (n, T) int64
         multi-valued, (n,) float32 dense).
     history : UserHistory
-        Every user's positive items in time order (ties broken by row order).
+        Every known user's positive items in time order (ties broken by row order).
+        Users outside the vocabulary (code 1) have none: their events are never merged
+        into one sequence.
     positions : ndarray of shape (n_rows,), int64
         For each row, how many positive events of its user precede it.
     new_user_index : ndarray of shape (n_rows,), int64, or None
@@ -71,6 +74,9 @@ class Interactions:
         order = np.lexsort((np.arange(n), self.times, self.user_codes))
         users_sorted = self.user_codes[order]
         positive = np.ones(n, dtype=bool) if self.labels is None else self.labels[order] > 0
+        # users outside the vocabulary (new ones, or below min_count) share code OOV: their
+        # events never form one merged sequence; each such row has an empty history
+        positive &= users_sorted != OOV
         counts = np.bincount(users_sorted[positive], minlength=n_user_codes)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.history = UserHistory(indptr, self.item_codes[order][positive], len(self.spec.items_))
