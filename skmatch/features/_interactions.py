@@ -124,9 +124,7 @@ class Interactions:
     def user_keys(self) -> np.ndarray:
         """One key per row that tells users apart: the user code for known users, and
         ``-1 - k`` for the ``k``-th new user (all new users share code 1)."""
-        if self.new_user_index is None:
-            return self.user_codes
-        return np.where(self.new_user_index >= 0, -1 - self.new_user_index, self.user_codes)
+        return user_keys(self.user_codes, self.new_user_index)
 
     def subset(self, rows) -> Interactions:
         """The interactions of the given rows (histories rebuilt from those rows only)."""
@@ -148,3 +146,10 @@ class Interactions:
             f"Interactions(n_rows={len(self)}, n_users={np.unique(self.user_codes).size}, "
             f"n_items={np.unique(self.item_codes).size}, max_seq_len={self.max_seq_len})"
         )
+
+
+def user_keys(codes: np.ndarray, new_user_index: np.ndarray | None) -> np.ndarray:
+    """Per-row keys: the user code, or ``-1 - k`` for the ``k``-th new user."""
+    if new_user_index is None:
+        return codes
+    return np.where(new_user_index >= 0, -1 - new_user_index, codes)

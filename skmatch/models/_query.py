@@ -81,6 +81,18 @@ def query_from_keys(spec, history: UserHistory, keys: np.ndarray, new_users) -> 
     return query
 
 
+def _grouped_histories(local, n_users: int, times, items, n_item_codes: int, keep=None):
+    """Each group's items in time order (ties: row order), as a :class:`UserHistory`
+    indexed by group, and each group's latest row. ``local`` gives every row's group
+    (0..n_users-1, each present); ``keep`` masks the rows that enter the histories."""
+    by_time = np.lexsort((np.arange(local.size), times, local))  # by group, time, row
+    last_rows = by_time[np.concatenate([np.diff(local[by_time]) != 0, [True]])]
+    order = by_time if keep is None else by_time[keep[by_time]]
+    counts = np.bincount(local[order], minlength=n_users)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return UserHistory(indptr, items[order], n_item_codes), last_rows
+
+
 def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     """Users of a DataFrame of interactions, embedded from the history it gives.
 
@@ -96,12 +108,9 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     else:
         times = np.arange(len(X))
     items = spec.encode_items(X[spec.item_col], handle_unknown="oov")
-    order = np.lexsort((np.arange(len(X)), times, local))
-    counts = np.bincount(local, minlength=len(uniques))
-    history = UserHistory(np.concatenate([[0], np.cumsum(counts)]), items[order], len(spec.items_))
+    history, last_rows = _grouped_histories(local, len(uniques), times, items, len(spec.items_))
     ids = np.asarray(uniques, dtype=object)
     codes = spec.users_.encode(pd.Series(ids), column=spec.user_col, handle_unknown="oov")
-    last_rows = order[np.concatenate([np.diff(local[order]) != 0, [True]])]  # per user
     features = {}
     for f, table in spec.user_table_.items():
         if f in X.columns:
@@ -126,23 +135,16 @@ def query_from_interactions(inter: Interactions) -> UserQuery:
             history=inter.history.take(codes),
             features={f: table[codes] for f, table in spec.user_table_.items()},
         )
-    keys = inter.user_keys()
-    local, uniques = pd.factorize(keys, sort=False)
+    local, uniques = pd.factorize(inter.user_keys(), sort=False)
     keys = np.asarray(uniques, dtype=np.int64)
-    n = len(inter)
-    order = np.lexsort((np.arange(n), inter.times, local))  # by user, then time and row
-    if inter.labels is not None:  # histories hold positive events, as in training
-        order = order[inter.labels[order] > 0]
-    counts = np.bincount(local[order], minlength=keys.size)
-    history = UserHistory(
-        np.concatenate([[0], np.cumsum(counts)]), inter.item_codes[order], len(spec.items_)
+    positive = None if inter.labels is None else inter.labels > 0  # as in training
+    history, last = _grouped_histories(
+        local, keys.size, inter.times, inter.item_codes, len(spec.items_), keep=positive
     )
     query = query_from_keys(spec, inter.history, keys, inter.new_users)
     query.history = history
     new = keys < 0
     if new.any() and inter.user_features:  # a new user's features: its latest row's
-        by_time = np.lexsort((np.arange(n), inter.times, local))
-        last = by_time[np.concatenate([np.diff(local[by_time]) != 0, [True]])]  # per user
         for f, values in inter.user_features.items():
             query.features[f] = query.features[f].copy()
             query.features[f][new] = values[last[new]]

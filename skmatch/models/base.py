@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, clone
 
 from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
+from skmatch.features._interactions import user_keys
 from skmatch.features._spec import new_user_index
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import DeferredIndex, ExactIndex, make_index
@@ -353,7 +354,7 @@ class BaseMatcher(BaseEstimator):
             raw = _col(X, spec.user_col)
             codes = spec.encode_users(raw, handle_unknown="oov")
             new_index, new_users = new_user_index(pd.Series(raw), codes)
-            users = codes if new_index is None else np.where(new_index >= 0, -1 - new_index, codes)
+            users = user_keys(codes, new_index)
             items = spec.encode_items(_col(X, spec.item_col), handle_unknown="oov")
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
