@@ -12,6 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from skmatch import FeatureSpec
+from skmatch.datasets import make_interactions
 from skmatch.exceptions import DataError, NotFittedError, UnknownIdError
 from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
@@ -283,11 +284,86 @@ def test_unknown_params_and_aliases():
         dict(hidden_dims=(0,)),
         dict(early_stopping="no"),
         dict(logq_correction=1),
+        dict(random_state=-1),
+        dict(random_state="a"),
+        dict(random_state=1.5),
     ],
 )
 def test_bad_params_raise_on_fit(bad, split):
     with pytest.raises(ValueError, match=next(iter(bad))):
         make(DSSM, **bad).fit(split[0])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_nested_feature_spec_params_reach_a_default_spec(cls, split):
+    est = make(cls).set_params(feature_spec__max_seq_len=7, feature_spec__min_count=1)
+    assert est.feature_spec.get_params()["max_seq_len"] == 7
+    assert make(cls).feature_spec is None  # no shared default object was changed
+    assert clone(est).get_params()["feature_spec__max_seq_len"] == 7
+    given = FeatureSpec(max_seq_len=5)
+    assert make(cls, feature_spec=given).set_params(feature_spec__min_count=2).feature_spec is given
+    assert given.min_count == 2
+    if cls is SASRec:  # the tuned window is the one fitted
+        est.set_params(n_epochs=1).fit(split[0])
+        assert est.feature_spec_.max_seq_len == 7
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    """Positives of the synthetic data (label 1) and as many random items (label 0)."""
+    df = make_interactions(n_users=120, n_items=80, random_state=1)
+    rng = np.random.default_rng(0)
+    neg = df.assign(item_id=rng.choice(df["item_id"].unique(), len(df)))
+    neg["timestamp"] = neg["timestamp"] + 0.5
+    return pd.concat([df.assign(label=1.0), neg.assign(label=0.0)], ignore_index=True)
+
+
+def _auc_of_pairs(est, frame) -> float:
+    """How often the model scores a labelled positive above a labelled negative."""
+    users = frame["user_id"].unique()
+    row = pd.Series(np.arange(users.size), index=users)[frame["user_id"]].to_numpy()
+    u, v = est.transform_users(users)[row], est.transform_items(frame["item_id"].to_numpy())
+    s = (u * v[:, None, :]).sum(-1).max(1) if u.ndim == 3 else (u * v).sum(-1)
+    pos, neg = s[frame["label"].to_numpy() > 0], s[frame["label"].to_numpy() <= 0]
+    return float((pos[:, None] > neg[None, :]).mean())
+
+
+@pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
+def test_pointwise_learns_from_labelled_negatives(cls, labelled):
+    kw = dict(mode="pointwise", n_epochs=4)
+    if cls in (GRU4Rec, NARM, SASRec):  # windows hold positives only: train on the rows
+        kw["train_positions"] = "last"
+    auc = _auc_of_pairs(make(cls, **kw).fit(labelled), labelled)
+    blind = _auc_of_pairs(make(cls, **kw).fit(labelled.assign(label=1.0)), labelled)
+    assert auc >= 0.65 and auc >= blind + 0.05, (auc, blind)
+
+
+def test_windows_warn_that_labelled_negatives_and_weights_are_not_trained_on(labelled):
+    with pytest.warns(UserWarning, match=r"the \d+ rows with 'label' <= 0 are not trained"):
+        make(SASRec, n_epochs=1).fit(labelled)
+    weighted = labelled[labelled["label"] > 0].assign(weight=2.0)
+    with pytest.warns(UserWarning, match=r"the 'weight' column is not used"):
+        make(GRU4Rec, n_epochs=1).fit(weighted)
+
+
+def test_index_params_are_checked_before_training_and_fit_either_index(split):
+    est = make(DSSM, index_params={"ef": 64}).fit(split[0])  # auto: exact search here
+    assert type(est.index_).__name__ == "ExactIndex"
+    bad = make(DSSM, index_params={"eff": 64})
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['eff'\]"):
+        bad.fit(split[0])
+    assert not hasattr(bad, "loss_curve_")  # refused before any training
+
+
+def test_nothing_to_train_on_says_why_with_counts():
+    one_each = pd.DataFrame({"user_id": ["a", "b", "c"], "item_id": [1, 2, 3]})
+    one_each["timestamp"] = [1, 2, 3]
+    with pytest.raises(ValueError, match=r"SASRec.*at least 2 .*none of the 3 users .* than 1"):
+        make(SASRec).fit(one_each)
+    negatives = one_each.assign(label=0.0)
+    with pytest.raises(ValueError, match=r"none of the 3 rows has a positive 'label'.*pointwise"):
+        make(YoutubeDNN).fit(negatives)
+    make(YoutubeDNN, mode="pointwise", n_epochs=1).fit(negatives)  # labelled negatives train
 
 
 def test_frame_must_be_interactions_not_other_types(split):

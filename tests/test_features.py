@@ -101,7 +101,16 @@ def test_transform_returns_interactions_with_features(frame):
     assert inter.user_features["age"].shape == (6,)
     assert inter.user_codes.dtype == np.int64
     names = spec.get_feature_names_out()
-    assert "history_item_id" in names and "history_genres" in names
+    # one name per per-row array of the Interactions; item features live per item
+    assert names.tolist() == ["user_id", "item_id", "timestamp", "age", "history_item_id"]
+    per_row = [inter.user_codes, inter.item_codes, inter.times, inter.user_features["age"],
+               inter.histories()]  # fmt: skip
+    assert all(len(a) == len(inter) for a in per_row)
+
+
+def test_min_count_leaving_nothing_names_the_counts(frame):
+    with pytest.raises(DataError, match=r"no item.* 1 of 3 users .* 0 of 4 items .*item 2\)"):
+        FeatureSpec(min_count=3).fit(frame)
 
 
 def test_inverse_transform_round_trip(frame):
@@ -183,3 +192,14 @@ def test_history_memory_is_per_row_not_per_window():
     assert inter.history.items.size == 50_000
     batch = inter.histories(np.arange(10))
     assert batch.shape == (10, 200)
+
+
+def test_inverse_transform_refuses_codes_out_of_range_or_not_integers(frame):
+    spec = FeatureSpec().fit(frame)
+    with pytest.raises(ValueError, match=r"2 item code\(s\) are outside 0..5 \(first: \[999, -3\]"):
+        spec.inverse_transform_items([2, 999, -3])
+    with pytest.raises(TypeError, match="item codes must be integers"):
+        spec.inverse_transform_items([2.7])
+    with pytest.raises(ValueError, match="user code"):
+        spec.inverse_transform_users(np.array([7]))
+    assert spec.inverse_transform_items([]).size == 0

@@ -224,3 +224,10 @@ def test_vectorised_matches_reference_on_large_input():
     expected = _reference([y_true[i] for i in subset], y_pred[subset], k)
     np.testing.assert_allclose(got[subset], expected, rtol=1e-12, atol=1e-12)
     assert recall_at_k(y_true, y_pred, k) == pytest.approx(np.nanmean(got[:, 0]))
+
+
+def test_mixed_id_lists_keep_their_types():
+    # numpy would turn [[1, "x"]] into strings; the ids must stay 1 and "x"
+    assert recall_at_k([[1, "x"]], [[1, "x"]], k=2) == 1.0
+    assert recall_at_k([[1, "x"]], [["1", "x"]], k=2) == 0.5
+    assert recall_at_k([["1", "x"]], [["1", "x"]], k=2) == 1.0

@@ -246,3 +246,20 @@ def test_leave_last_out_on_movielens_100k(ml100k):
     np.testing.assert_array_equal(np.sort(latest.to_numpy()), test)
     train_df, test_df = leave_last_out_split(ml100k)
     assert len(test_df) == 943 and len(train_df) == len(ml100k) - 943
+
+
+def test_interactions_split_keeps_users_outside_the_vocabulary_apart():
+    """Users below min_count share one code; the split must still see each user."""
+    from skmatch import FeatureSpec
+
+    frame = pd.DataFrame(
+        {"user_id": list("aaabccdd"), "item_id": [1, 2, 3, 1, 2, 3, 1, 2], "timestamp": range(8)}
+    )
+    inter = FeatureSpec(min_count=3).fit(frame).transform(frame)
+    with pytest.warns(UserWarning, match=r"1 user\(s\).*user ids \['b'\]"):
+        expected = _split(LeaveLastOut(), frame)
+    with pytest.warns(UserWarning, match=r"1 user\(s\).*user ids \['b'\]"):
+        got = _split(LeaveLastOut(), inter)
+    np.testing.assert_array_equal(got[1], [2, 5, 7])
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])

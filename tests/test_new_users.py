@@ -141,3 +141,18 @@ def test_users_below_min_count_never_form_one_merged_training_sequence():
     assert not inter.histories(rare_rows).any()  # each such row: an empty history
     known = np.flatnonzero(inter.user_codes > 1)
     assert inter.histories(known).any()  # known users keep theirs
+
+
+def test_history_frame_leaves_out_rows_labelled_negative():
+    """As in training, a row whose label is <= 0 never enters a user's history."""
+    train = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2, 3, 3], "item_id": [10, 11, 10, 12, 10, 11], "label": 1}
+    )
+    train["timestamp"] = range(6)
+    model = Popularity().fit(train)
+    hist = pd.DataFrame({"user_id": [9, 9], "item_id": [10, 11], "label": [1, 0]})
+    hist["timestamp"] = [0, 1]
+    from_frame = model.recommend(hist, k=3, return_scores=False)
+    from_inter = model.recommend(model.feature_spec_.transform(hist), k=3, return_scores=False)
+    np.testing.assert_array_equal(from_frame, from_inter)
+    np.testing.assert_array_equal(from_frame, [[11, 12, -1]])  # only 10 was seen

@@ -87,3 +87,22 @@ def test_save_load_keeps_tuples_and_lists_apart_and_reads_untagged_files(tmp_pat
     payload["params"] = json.dumps(params)
     torch.save(payload, tmp_path / "old.skm")
     assert DSSM.load(tmp_path / "old.skm").hidden_dims == (8,)
+
+
+def test_numpy_scalar_params_save_as_numbers(synthetic, tmp_path):
+    """A grid over ``np.arange`` hands numpy scalars to the best estimator."""
+    import numpy as np
+    from sklearn.model_selection import GridSearchCV
+
+    from skmatch import FeatureSpec
+    from skmatch.model_selection import LeaveLastOut
+
+    search = GridSearchCV(Popularity(), {"k": np.arange(3, 8, 2)}, cv=LeaveLastOut())
+    best = search.fit(synthetic).best_estimator_
+    assert isinstance(best.k, np.integer)
+    best.save(tmp_path / "best.skm")
+    assert Popularity.load(tmp_path / "best.skm").get_params() == best.get_params()
+    spec = FeatureSpec(max_seq_len=np.int64(7))
+    Popularity(feature_spec=spec).fit(synthetic).save(tmp_path / "spec.skm")
+    loaded = Popularity.load(tmp_path / "spec.skm")
+    assert loaded.feature_spec.max_seq_len == 7 and loaded.feature_spec_.max_seq_len == 7

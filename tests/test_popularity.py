@@ -94,3 +94,18 @@ def test_ml100k_leave_last_out_gridsearch_and_persistence(ml100k, tmp_path):
         np.testing.assert_array_equal(other.recommend(users, k=10)[0], ids)
     joblib.dump(model, tmp_path / "pop.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "pop.joblib").recommend(users)[0], ids)
+
+
+def test_each_unseen_test_item_is_a_relevant_miss():
+    """Test items unseen in fit are misses, each its own relevant item, never merged."""
+    train = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2, 2, 3, 3], "item_id": [10, 11, 12, 10, 13, 12, 11]}
+    )
+    train["timestamp"] = range(7)
+    model = Popularity(k=3).fit(train)
+    test = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [12, 98, 99], "timestamp": [7, 8, 9]})
+    assert evaluate(model, test, k=3)["recall@3"] == pytest.approx(1 / 3)
+    repeated = test.assign(item_id=[12, 98, 98])  # one unseen item, twice: one relevant
+    assert evaluate(model, repeated, k=3)["recall@3"] == pytest.approx(1 / 2)
+    inter = model.feature_spec_.transform(test)  # raw ids are gone: one item per row
+    assert evaluate(model, inter, k=3)["recall@3"] == pytest.approx(1 / 3)

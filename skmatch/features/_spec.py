@@ -181,9 +181,15 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.users_ = Vocabulary.learn(X[self.user_col], self.min_count)
         self.items_ = Vocabulary.learn(X[self.item_col], self.min_count)
         if len(self.users_.categories) == 0 or len(self.items_.categories) == 0:
+            users, items = X[self.user_col].value_counts(), X[self.item_col].value_counts()
             raise DataError(
-                f"No user or item is seen at least min_count={self.min_count} times; "
-                "lower min_count."
+                f"min_count={self.min_count} leaves no "
+                f"{'user' if len(self.users_.categories) == 0 else 'item'} to learn: "
+                f"{len(self.users_.categories)} of {len(users)} users in {self.user_col!r} "
+                f"and {len(self.items_.categories)} of {len(items)} items in "
+                f"{self.item_col!r} are seen that often (the most frequent user is seen "
+                f"{int(users.max())} times, the most frequent item {int(items.max())}). "
+                "Lower min_count."
             )
         self.n_users_ = len(self.users_.categories)
         self.n_items_ = len(self.items_.categories)
@@ -317,21 +323,33 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def inverse_transform_items(self, codes) -> np.ndarray:
         """Raw item ids of codes; padding and OOV codes give the padding sentinel."""
         self._check_fitted()
+        codes = _check_codes(codes, len(self.items_), "item")
         return self.items_.decode(codes, self.items_.pad_value())
 
     def inverse_transform_users(self, codes) -> np.ndarray:
         """Raw user ids of codes; padding and OOV codes give the padding sentinel."""
         self._check_fitted()
+        codes = _check_codes(codes, len(self.users_), "user")
         return self.users_.decode(codes, self.users_.pad_value())
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the encoded arrays of :meth:`transform` (ids, time, features, history)."""
+        """Names of the per-row arrays of :meth:`transform`'s ``Interactions``.
+
+        In order: the user and item codes (``user_codes``, ``item_codes``), the times
+        (``times``, when a time column was fitted), each user feature
+        (``user_features[name]``) and the history window (``histories()``). Item
+        features are per item, not per row (``item_table_``); labels and weights are
+        carried when the transformed frame has those columns.
+
+        Returns
+        -------
+        ndarray of str
+        """
         self._check_fitted()
         names = [self.user_col, self.item_col]
         if self.time_col_ is not None:
             names.append(self.time_col_)
-        names += [*self.user_features, *self.item_features, f"history_{self.item_col}"]
-        names += [f"history_{f}" for f in self.item_features]
+        names += [*self.user_features, f"history_{self.item_col}"]
         return np.asarray(names, dtype=object)
 
     def _check_fitted(self) -> None:
@@ -339,6 +357,25 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             raise NotFittedError(
                 "This FeatureSpec is not fitted yet; call fit(X) with a DataFrame first."
             )
+
+
+def _check_codes(codes, n_codes: int, side: str) -> np.ndarray:
+    """Integer codes in ``[0, n_codes)``, else a clear error naming the first bad ones."""
+    arr = np.asarray(codes)
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{side} codes must be integers, got dtype {arr.dtype} (first values "
+            f"{format_values(arr.ravel()[:5].tolist())}). Codes come from encode_{side}s."
+        )
+    bad = (arr < 0) | (arr >= n_codes)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} {side} code(s) are outside 0..{n_codes - 1} (first: "
+            f"{format_values(arr[bad].tolist())}). Codes come from encode_{side}s."
+        )
+    return arr.astype(np.int64, copy=False)
 
 
 def _as_ids(ids, column: str) -> pd.Series:

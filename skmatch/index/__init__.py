@@ -32,7 +32,9 @@ def make_index(
     n_items : int, default=None
         Catalogue size; required when ``kind="auto"``.
     params : dict, default=None
-        Keyword arguments forwarded to the index constructor.
+        Keyword arguments forwarded to the index constructor. With ``kind="auto"``
+        they may name parameters of either index; those of the index not chosen are
+        dropped (``{"ef": 64}`` tunes HNSW on large catalogues, exact search below).
     random_state : int, RandomState instance or None, default=0
         Seed given to :class:`HNSWIndex` (unless ``params`` sets one); unused by
         :class:`ExactIndex`.
@@ -59,13 +61,21 @@ def make_index(
         if n_items is None:
             raise ValueError("n_items is required to choose an index with kind='auto'.")
         kind = "exact" if n_items < AUTO_HNSW_MIN_ITEMS else "hnsw"
+        # the same params work for either choice: each index takes its own
+        allowed = {*ExactIndex._get_param_names(), *HNSWIndex._get_param_names()}
+        _check_param_names(params, sorted(allowed), "ExactIndex or HNSWIndex (index='auto')")
+        chosen = (ExactIndex if kind == "exact" else HNSWIndex)._get_param_names()
+        params = {k: v for k, v in params.items() if k in chosen}
     cls = ExactIndex if kind == "exact" else HNSWIndex
     if cls is HNSWIndex:
         params.setdefault("random_state", random_state)
-    unknown = sorted(set(params) - set(cls._get_param_names()))
+    _check_param_names(params, cls._get_param_names(), cls.__name__)
+    return cls(**params)
+
+
+def _check_param_names(params: dict, valid: list[str], what: str) -> None:
+    unknown = sorted(set(params) - set(valid))
     if unknown:
         raise TypeError(
-            f"index_params has unknown parameter(s) {unknown} for {cls.__name__}; "
-            f"valid: {cls._get_param_names()}."
+            f"index_params has unknown parameter(s) {unknown} for {what}; valid: {valid}."
         )
-    return cls(**params)

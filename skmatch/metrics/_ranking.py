@@ -46,6 +46,11 @@ def _check_y_pred(y_pred: Any, k: int | None, name: str = "y_pred") -> np.ndarra
         y_pred = y_pred.to_numpy()
     try:
         arr = np.asarray(y_pred)
+        if arr.dtype.kind == "U" and not isinstance(y_pred, np.ndarray):
+            # numpy turns mixed lists such as [[1, "x"]] into strings ("1"): keep the ids
+            objects = np.asarray(y_pred, dtype=object)
+            if pd.api.types.infer_dtype(objects.ravel(), skipna=True) != "string":
+                arr = objects
     except ValueError as exc:  # ragged nested lists
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_users, >= k) of recommended ids; it "

@@ -105,10 +105,28 @@ def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
     return mask
 
 
+def _interaction_users(X: Any) -> np.ndarray:
+    """One id per row of an ``Interactions`` object that tells users apart: the raw ids
+    where its spec can decode them (all users outside the vocabulary share code 1, so
+    codes alone would merge them into one user), else its ``user_keys()`` or codes."""
+    if not hasattr(X, "user_keys"):
+        return np.asarray(X.user_codes)
+    keys = X.user_keys()
+    spec = getattr(X, "spec", None)
+    if spec is None or not hasattr(spec, "inverse_transform_users"):
+        return keys
+    ids = np.empty(keys.size, dtype=object)
+    known = keys >= 0
+    ids[known] = spec.inverse_transform_users(keys[known])
+    if not known.all():
+        ids[~known] = np.asarray(X.new_users, dtype=object)[-1 - keys[~known]]
+    return ids
+
+
 def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: str):
     """Return ``(users, times, n_rows)`` from a DataFrame or an ``Interactions`` object."""
     if not isinstance(X, pd.DataFrame) and hasattr(X, "user_codes"):
-        users = np.asarray(X.user_codes)
+        users = _interaction_users(X)
         times = getattr(X, "times", None)
         if users.shape[0] == 0:
             raise DataError(f"{name}: X holds no interactions; at least one row is needed.")
@@ -226,7 +244,7 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         train = ~test
         if short_row.any():
             short_ids = np.asarray(uniques)[counts <= n_test].tolist()
-            what = "user ids" if isinstance(X, pd.DataFrame) else "user codes"
+            what = "user ids" if isinstance(X, pd.DataFrame) or hasattr(X, "spec") else "user codes"
             message = (
                 f"{len(short_ids)} user(s) have at most n_test={n_test} interaction(s) and "
                 f"cannot be split ({what} {format_values(short_ids)})"

@@ -40,12 +40,19 @@ def _json_params(est) -> str:
     if isinstance(params.get("checkpoint_dir"), os.PathLike):
         params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
     try:
-        return json.dumps(_tag(params))
+        return json.dumps(_tag(params), default=_numpy_scalar)
     except TypeError as exc:
         raise TypeError(
             f"Parameters of {type(est).__name__} must be JSON-serialisable to save without "
             f"pickle ({exc}). Use joblib.dump instead."
         ) from exc
+
+
+def _numpy_scalar(value):
+    """numpy scalars (a grid's ``np.arange`` values, say) as the Python number they hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _TUPLE = "__tuple__"
@@ -95,10 +102,10 @@ def save_model(est, path) -> None:
         "class": type(est).__name__,
         "params": _json_params(est),
         "tagged_params": True,  # tuples tagged (see _tag); older files are untagged
-        "spec": json.dumps(spec_meta),
+        "spec": json.dumps(spec_meta, default=_numpy_scalar),
         "spec_arrays": _to_tensors(spec_arrays),
         "history": _to_tensors({"indptr": est.history_.indptr, "items": est.history_.items}),
-        "extra": json.dumps(extra_meta),
+        "extra": json.dumps(extra_meta, default=_numpy_scalar),
         "arrays": _to_tensors(extra_arrays),
         "module": {k: v.detach().cpu() for k, v in (module_state or {}).items()},
     }

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from skmatch.features import OOV, PAD, Interactions, UserHistory
+from skmatch.features._spec import _as_float
 from skmatch.utils._checks import check_frame, check_no_missing, check_times
 
 
@@ -96,8 +97,9 @@ def _grouped_histories(local, n_users: int, times, items, n_item_codes: int, kee
 def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     """Users of a DataFrame of interactions, embedded from the history it gives.
 
-    Users absent from the fitted vocabulary are kept apart (grouped by raw id), and
-    items unseen in fit become out-of-vocabulary.
+    Users absent from the fitted vocabulary are kept apart (grouped by raw id), items
+    unseen in fit become out-of-vocabulary, and rows whose label column is <= 0 are left
+    out of the histories, as in training.
     """
     X = check_frame(X, required=[spec.user_col, spec.item_col])
     for col in (spec.user_col, spec.item_col):
@@ -108,7 +110,12 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     else:
         times = np.arange(len(X))
     items = spec.encode_items(X[spec.item_col], handle_unknown="oov")
-    history, last_rows = _grouped_histories(local, len(uniques), times, items, len(spec.items_))
+    positive = None  # as in training: rows labelled <= 0 never enter a history
+    if spec.label_col in X.columns:
+        positive = _as_float(X[spec.label_col], spec.label_col, allow_nan=False) > 0
+    history, last_rows = _grouped_histories(
+        local, len(uniques), times, items, len(spec.items_), keep=positive
+    )
     ids = np.asarray(uniques, dtype=object)
     codes = spec.users_.encode(pd.Series(ids), column=spec.user_col, handle_unknown="oov")
     features = {}

@@ -177,10 +177,29 @@ class TorchMatcher(BaseMatcher):
         (rows, one example per interaction, for ``incremental`` passes)."""
         if not self._windowed() or incremental:
             return rows, lambda units, device: self._rows_batch(inter, units, device)
+        self._warn_window_ignores(inter)
         user, end = _windows(inter.history, self.feature_spec_.max_seq_len)
         return np.arange(user.size), lambda units, device: self._windows_batch(
             inter, user[units], end[units], device
         )
+
+    def _warn_window_ignores(self, inter) -> None:
+        """History windows hold the positive items only, unweighted: say what is lost."""
+        spec, ignored = self.feature_spec_, []
+        if inter.labels is not None and (inter.labels <= 0).any():
+            n = int((inter.labels <= 0).sum())
+            ignored.append(f"the {n} rows with {spec.label_col!r} <= 0 are not trained on")
+        if inter.weights is not None:
+            ignored.append(f"the {spec.weight_col!r} column is not used")
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__} trains on history windows (train_positions='all'), "
+                f"which hold the positive items only, unweighted: {' and '.join(ignored)}. "
+                "Use train_positions='last' (mode='pointwise' for labelled negatives) to "
+                "train on the rows themselves.",
+                UserWarning,
+                stacklevel=7,
+            )
 
     def _windows_batch(self, inter, users, ends, device) -> dict:
         """Inputs ``[W, L]`` and next-item targets ``[W, L]`` (0 where none), left-padded."""
@@ -305,10 +324,7 @@ class TorchMatcher(BaseMatcher):
                incremental=False) -> None:  # fmt: skip
         units, make_batch = self._training_plan(inter, rows, incremental)
         if units.size == 0:
-            raise ValueError(
-                f"{type(self).__name__} found nothing to train on: no user has an interaction "
-                "after a first one. Each user needs at least 2 interactions."
-            )
+            raise ValueError(self._nothing_to_train_on(inter, incremental))
         rank, size = ddp.world()
         ddp.check_same_data(inter, units.size, device)
         step = ddp.wrap(module, self._batch_loss, device)  # DDP under torchrun
@@ -377,6 +393,26 @@ class TorchMatcher(BaseMatcher):
                 ddp.barrier()
         if best_state is not None:
             module.load_state_dict(best_state)
+
+    def _nothing_to_train_on(self, inter, incremental: bool) -> str:
+        """Why a fit found no training example, with the counts."""
+        name = type(self).__name__
+        if len(inter) == 0:
+            return f"{name} found nothing to train on: the interactions have no rows."
+        if self._windowed() and not incremental:
+            n = np.diff(inter.history.indptr)
+            return (
+                f"{name} found nothing to train on: it learns to predict each user's next "
+                f"item, so a user needs at least 2 interactions, and none of the "
+                f"{int((n > 0).sum())} users has more than {int(n.max(initial=0))}. Fit on "
+                "longer histories."
+            )
+        label = self.feature_spec_.label_col
+        return (
+            f"{name} found nothing to train on: none of the {len(inter)} rows has a positive "
+            f"{label!r} (> 0). In mode={self.mode!r} only positives are trained on; use "
+            "mode='pointwise' to learn from labelled negatives too."
+        )
 
     def _autocast(self, device: torch.device):
         """bfloat16 autocast of the training steps (``amp``), or a no-op."""
@@ -556,7 +592,7 @@ class TorchMatcher(BaseMatcher):
         pos_logit = (user * pos_vec).sum(-1) / self.temperature
         if self.mode == "pointwise" and "label" in batch:
             loss = LOSSES["pointwise"](
-                pos_logit, pos_logit[:, :0], None, weight, labels=batch["label"]
+                pos_logit, pos_logit.unsqueeze(1)[:, :0], None, weight, labels=batch["label"]
             )
         else:
             neg_logit, valid, log_q = self._candidate_logits(module, pos, user, pos_vec, rng)

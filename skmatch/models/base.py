@@ -114,11 +114,31 @@ class BaseMatcher(BaseEstimator):
     def _partial_fit(self, inter, new_rows, old_n_items) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def set_params(self, **params):
+        """Set parameters, as :meth:`sklearn.base.BaseEstimator.set_params`.
+
+        ``feature_spec__<name>`` parameters reach the ``feature_spec``; when it is None
+        (which stands for a default ``FeatureSpec()``), a fresh ``FeatureSpec()`` takes
+        its place first, so that a grid can tune ``feature_spec__max_seq_len`` directly.
+
+        Returns
+        -------
+        self : estimator
+        """
+        if "feature_spec" in self._get_param_names() and any(
+            key.startswith("feature_spec__") for key in params
+        ):
+            if params.get("feature_spec", getattr(self, "feature_spec", None)) is None:
+                params = {**params, "feature_spec": FeatureSpec()}
+        return super().set_params(**params)
+
     def _validate_params(self) -> None:
         check_k(self.k, "k")
         spec = getattr(self, "feature_spec", None)
         if spec is not None and not isinstance(spec, FeatureSpec):
             raise TypeError(f"feature_spec must be a FeatureSpec or None, got {type(spec)}.")
+        # the index kind and parameter names, before any training (the index is built last)
+        make_index(getattr(self, "index", "auto"), 1, params=getattr(self, "index_params", None))
 
     def _prepare(self, X) -> Interactions:
         if isinstance(X, Interactions):
@@ -350,19 +370,24 @@ class BaseMatcher(BaseEstimator):
         spec = self.feature_spec_
         if isinstance(X, Interactions):
             users, items, new_users = X.user_keys(), X.item_codes, X.new_users
+            # raw ids of unseen items are not kept: each such row is an item of its own
+            unseen = np.arange(items.size)
         elif isinstance(X, pd.DataFrame):
             raw = _col(X, spec.user_col)
             codes = spec.encode_users(raw, handle_unknown="oov")
             new_index, new_users = new_user_index(pd.Series(raw), codes)
             users = user_keys(codes, new_index)
-            items = spec.encode_items(_col(X, spec.item_col), handle_unknown="oov")
+            raw_items = _col(X, spec.item_col)
+            items = spec.encode_items(raw_items, handle_unknown="oov")
+            unseen = pd.factorize(pd.Series(np.asarray(raw_items, dtype=object)))[0]
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
         uniq, inverse = np.unique(users, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         bounds = np.cumsum(np.bincount(inverse, minlength=uniq.size))[:-1]
-        # unseen test items (code 1) become -2: never recommended, never padding (-1)
-        positions = np.where(items >= N_RESERVED, items - N_RESERVED, -2)
+        # test items unseen in fit (code 1) are relevant misses, one distinct id (<= -2)
+        # per distinct item: never recommended, never padding (-1), never merged
+        positions = np.where(items >= N_RESERVED, items - N_RESERVED, -2 - unseen)
         targets = np.split(positions[order], bounds)
         return uniq, targets, new_users
 
@@ -372,7 +397,8 @@ class BaseMatcher(BaseEstimator):
         Each user of ``X`` is embedded from its fit-time history, whose items are
         excluded, and ranked against the whole catalogue exactly (never through an
         approximate index); users unseen in fit are new users, each apart, from an empty
-        history. ``-1`` marks padding and test items unseen during fit (a miss).
+        history. ``-1`` marks padding; each test item unseen during fit is a relevant
+        item that is never recommended (a miss), with an id of its own below ``-1``.
         """
         users, targets, new_users = self._test_targets(X)
         n_new = int((users < 0).sum())

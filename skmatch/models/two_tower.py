@@ -20,8 +20,10 @@ _COMMON_DOC = """
         Width of the embeddings and of both towers' outputs.
     mode : {"listwise", "pairwise", "pointwise"}
         Softmax cross-entropy, BPR, or binary cross-entropy.
-    negatives : {"in_batch", "uniform", "popularity", "mixed", "hard"}
-        Where negatives come from (see :class:`TorchMatcher`).
+    negatives : {"in_batch", "uniform", "popularity", "mixed", "hard", "all"}
+        Where negatives come from (see :class:`TorchMatcher`); ``"all"`` scores every
+        item of the catalogue (a full softmax in listwise mode). The default is the
+        model's own (see its signature); YoutubeSBC accepts only ``"in_batch"``.
     n_negatives : int, default 100
         Sampled negatives per batch (shared by its rows), or hard negatives per row.
     temperature : float
