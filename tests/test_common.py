@@ -298,7 +298,9 @@ def test_bad_params_raise_on_fit(bad, split):
 def test_nested_feature_spec_params_reach_a_default_spec(cls, split):
     est = make(cls).set_params(feature_spec__max_seq_len=7, feature_spec__min_count=1)
     assert est.feature_spec.get_params()["max_seq_len"] == 7
-    assert make(cls).feature_spec is None  # no shared default object was changed
+    other = make(cls).set_params(feature_spec__max_seq_len=9)
+    assert other.feature_spec is not est.feature_spec  # a fresh spec each, never shared
+    assert est.feature_spec.max_seq_len == 7 and FeatureSpec().max_seq_len != 7
     assert clone(est).get_params()["feature_spec__max_seq_len"] == 7
     given = FeatureSpec(max_seq_len=5)
     assert make(cls, feature_spec=given).set_params(feature_spec__min_count=2).feature_spec is given
@@ -355,9 +357,23 @@ def test_index_params_are_checked_before_training_and_fit_either_index(split):
     assert not hasattr(bad, "loss_curve_")  # refused before any training
 
 
-def test_nothing_to_train_on_says_why_with_counts():
+def test_random_state_may_be_a_generator(split):
+    est = make(DSSM, n_epochs=1, random_state=np.random.default_rng(0)).fit(split[0])
+    assert len(est.loss_curve_) == 1
+
+
+def test_nothing_to_train_on_says_why_with_counts(split):
     one_each = pd.DataFrame({"user_id": ["a", "b", "c"], "item_id": [1, 2, 3]})
     one_each["timestamp"] = [1, 2, 3]
+    with pytest.raises(ValueError, match=r"none of the 3 rows has a positive 'label'"):
+        make(SASRec).fit(one_each.assign(item_id=[1, 2, 2], user_id="a", label=0.0))
+    two_each = pd.DataFrame({"user_id": list("aabb"), "item_id": [1, 2, 1, 2]})
+    with pytest.raises(ValueError, match=r"more than 1 after early_stopping=True held out"):
+        make(SASRec, early_stopping=True).fit(two_each)
+    fitted = make(DSSM, n_epochs=1).fit(split[0])
+    new = split[0].head(5).assign(label=0.0)
+    with pytest.raises(ValueError, match=r"none of the 5 rows has a positive 'label'"):
+        fitted.partial_fit(new)
     with pytest.raises(ValueError, match=r"SASRec.*at least 2 .*none of the 3 users .* than 1"):
         make(SASRec).fit(one_each)
     negatives = one_each.assign(label=0.0)

@@ -109,8 +109,10 @@ def test_transform_returns_interactions_with_features(frame):
 
 
 def test_min_count_leaving_nothing_names_the_counts(frame):
-    with pytest.raises(DataError, match=r"no item.* 1 of 3 users .* 0 of 4 items .*item 2\)"):
+    with pytest.raises(DataError, match=r"no item to .* 1 of 3 users .* 0 of 4 items .* 2 for an"):
         FeatureSpec(min_count=3).fit(frame)
+    with pytest.raises(DataError, match=r"no user and no item .* 0 of 3 users .* 0 of 4 items"):
+        FeatureSpec(min_count=4).fit(frame)
 
 
 def test_inverse_transform_round_trip(frame):

@@ -231,3 +231,4 @@ def test_mixed_id_lists_keep_their_types():
     assert recall_at_k([[1, "x"]], [[1, "x"]], k=2) == 1.0
     assert recall_at_k([[1, "x"]], [["1", "x"]], k=2) == 0.5
     assert recall_at_k([["1", "x"]], [["1", "x"]], k=2) == 1.0
+    assert recall_at_k([["nan"]], [["a", np.nan]], k=2) == 0.0  # NaN stays padding

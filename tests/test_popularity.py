@@ -109,3 +109,16 @@ def test_each_unseen_test_item_is_a_relevant_miss():
     assert evaluate(model, repeated, k=3)["recall@3"] == pytest.approx(1 / 2)
     inter = model.feature_spec_.transform(test)  # raw ids are gone: one item per row
     assert evaluate(model, inter, k=3)["recall@3"] == pytest.approx(1 / 3)
+
+
+def test_held_out_rows_labelled_negative_are_not_relevant():
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 11, 12, 10, 12]})
+    train["timestamp"] = range(5)
+    model = Popularity(k=3).fit(train)
+    test = pd.DataFrame(
+        {"user_id": [1, 1, 2], "item_id": [12, 13, 11], "label": [1, 0, 0], "timestamp": 9}
+    )
+    # user 1: one relevant item (12), recommended; user 2: negatives only, left out
+    assert evaluate(model, test, k=3)["recall@3"] == 1.0
+    assert evaluate(model, model.feature_spec_.transform(test), k=3)["recall@3"] == 1.0
+    assert evaluate(model, test.assign(label=1), k=3)["recall@3"] == pytest.approx(0.75)

@@ -182,14 +182,14 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.items_ = Vocabulary.learn(X[self.item_col], self.min_count)
         if len(self.users_.categories) == 0 or len(self.items_.categories) == 0:
             users, items = X[self.user_col].value_counts(), X[self.item_col].value_counts()
+            vocabs = (("user", self.users_), ("item", self.items_))
+            none = [side for side, v in vocabs if len(v.categories) == 0]
             raise DataError(
-                f"min_count={self.min_count} leaves no "
-                f"{'user' if len(self.users_.categories) == 0 else 'item'} to learn: "
+                f"min_count={self.min_count} leaves no {' and no '.join(none)} to learn: "
                 f"{len(self.users_.categories)} of {len(users)} users in {self.user_col!r} "
                 f"and {len(self.items_.categories)} of {len(items)} items in "
-                f"{self.item_col!r} are seen that often (the most frequent user is seen "
-                f"{int(users.max())} times, the most frequent item {int(items.max())}). "
-                "Lower min_count."
+                f"{self.item_col!r} are seen that often (at most {int(users.max())} times "
+                f"for a user, {int(items.max())} for an item). Lower min_count."
             )
         self.n_users_ = len(self.users_.categories)
         self.n_items_ = len(self.items_.categories)

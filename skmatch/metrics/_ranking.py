@@ -47,9 +47,10 @@ def _check_y_pred(y_pred: Any, k: int | None, name: str = "y_pred") -> np.ndarra
     try:
         arr = np.asarray(y_pred)
         if arr.dtype.kind == "U" and not isinstance(y_pred, np.ndarray):
-            # numpy turns mixed lists such as [[1, "x"]] into strings ("1"): keep the ids
+            # numpy turns mixed lists such as [[1, "x"]] or [["a", nan]] into strings
+            # ("1", "nan"): keep the ids and the padding
             objects = np.asarray(y_pred, dtype=object)
-            if pd.api.types.infer_dtype(objects.ravel(), skipna=True) != "string":
+            if pd.api.types.infer_dtype(objects.ravel(), skipna=False) != "string":
                 arr = objects
     except ValueError as exc:  # ragged nested lists
         raise ValueError(

@@ -106,21 +106,25 @@ def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
 
 
 def _interaction_users(X: Any) -> np.ndarray:
-    """One id per row of an ``Interactions`` object that tells users apart: the raw ids
-    where its spec can decode them (all users outside the vocabulary share code 1, so
-    codes alone would merge them into one user), else its ``user_keys()`` or codes."""
-    if not hasattr(X, "user_keys"):
-        return np.asarray(X.user_codes)
-    keys = X.user_keys()
+    """One int64 key per row of an ``Interactions`` object that tells users apart: its
+    ``user_keys()`` (all users outside the vocabulary share code 1, so codes alone would
+    merge them into one user), or its ``user_codes`` for objects without them."""
+    return X.user_keys() if hasattr(X, "user_keys") else np.asarray(X.user_codes)
+
+
+def _shown_ids(X: Any, keys: np.ndarray) -> tuple[str, list]:
+    """What to call ``keys`` in a message, and their raw ids where ``X`` can decode them."""
+    if isinstance(X, pd.DataFrame):
+        return "user ids", keys.tolist()
     spec = getattr(X, "spec", None)
-    if spec is None or not hasattr(spec, "inverse_transform_users"):
-        return keys
+    if spec is None or not hasattr(X, "user_keys"):
+        return "user codes", keys.tolist()
+    keys = np.asarray(keys, dtype=np.int64)
     ids = np.empty(keys.size, dtype=object)
     known = keys >= 0
     ids[known] = spec.inverse_transform_users(keys[known])
-    if not known.all():
-        ids[~known] = np.asarray(X.new_users, dtype=object)[-1 - keys[~known]]
-    return ids
+    ids[~known] = np.asarray(X.new_users, dtype=object)[-1 - keys[~known]]
+    return "user ids", ids.tolist()
 
 
 def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: str):
@@ -243,10 +247,10 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         test = last_n_mask(codes, times, n_test) & ~short_row
         train = ~test
         if short_row.any():
-            short_ids = np.asarray(uniques)[counts <= n_test].tolist()
-            what = "user ids" if isinstance(X, pd.DataFrame) or hasattr(X, "spec") else "user codes"
+            n_short = int((counts <= n_test).sum())
+            what, short_ids = _shown_ids(X, np.asarray(uniques)[counts <= n_test][:6])
             message = (
-                f"{len(short_ids)} user(s) have at most n_test={n_test} interaction(s) and "
+                f"{n_short} user(s) have at most n_test={n_test} interaction(s) and "
                 f"cannot be split ({what} {format_values(short_ids)})"
             )
             if self.short_users == "error":

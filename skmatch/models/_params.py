@@ -75,8 +75,15 @@ def validate_common(est) -> None:
         raise ValueError(f"amp must be 'auto', True or False, got {est.amp!r}.")
     check_choice(est.index, "index", ("auto", "exact", "hnsw"))
     seed = est.random_state
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
-        raise ValueError(f"random_state must be None or an integer >= 0, got {seed!r}.")
+    if not (
+        seed is None
+        or isinstance(seed, np.random.Generator)
+        or (isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0)
+    ):
+        raise ValueError(
+            f"random_state must be None, an integer >= 0 or a numpy.random.Generator, got "
+            f"{seed!r}."
+        )
     for flag in ("early_stopping", "logq_correction", "warm_start"):
         check_bool(getattr(est, flag), flag)
     if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, str | os.PathLike):

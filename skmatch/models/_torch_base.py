@@ -249,8 +249,11 @@ class TorchMatcher(BaseMatcher):
         if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
             seed = [int(seed), self.n_partial_fits_]
         n_iter = self.n_iter_
-        self._train_module(inter, self._training_rows(inter, new_rows),
-                           np.random.default_rng(seed), device, init_state=old_state)  # fmt: skip
+        rows = self._training_rows(inter, new_rows)
+        if rows.size == 0:
+            raise ValueError(self._nothing_to_train_on(inter.subset(new_rows), len(new_rows)))
+        self._train_module(inter, rows, np.random.default_rng(seed), device,
+                           init_state=old_state)  # fmt: skip
         self.n_iter_ = n_iter + 1
 
     def _train_module(self, inter, rows, rng, device, *, val=None, resume=None,
@@ -324,7 +327,7 @@ class TorchMatcher(BaseMatcher):
                incremental=False) -> None:  # fmt: skip
         units, make_batch = self._training_plan(inter, rows, incremental)
         if units.size == 0:
-            raise ValueError(self._nothing_to_train_on(inter, incremental))
+            raise ValueError(self._nothing_to_train_on(inter))
         rank, size = ddp.world()
         ddp.check_same_data(inter, units.size, device)
         step = ddp.wrap(module, self._batch_loss, device)  # DDP under torchrun
@@ -394,24 +397,33 @@ class TorchMatcher(BaseMatcher):
         if best_state is not None:
             module.load_state_dict(best_state)
 
-    def _nothing_to_train_on(self, inter, incremental: bool) -> str:
-        """Why a fit found no training example, with the counts."""
+    def _nothing_to_train_on(self, inter, n_rows: int | None = None) -> str:
+        """Why a fit found no training example, with the counts (``n_rows``: the rows
+        it could have trained on, all of ``inter`` when None)."""
         name = type(self).__name__
-        if len(inter) == 0:
-            return f"{name} found nothing to train on: the interactions have no rows."
-        if self._windowed() and not incremental:
-            n = np.diff(inter.history.indptr)
+        n_rows = len(inter) if n_rows is None else n_rows
+        head = f"{name} found nothing to train on"
+        if n_rows == 0:
+            return f"{head}: the interactions have no rows."
+        if inter.labels is not None and not (inter.labels > 0).any():
+            label = self.feature_spec_.label_col
+            if self._windowed():
+                why = "history windows (train_positions='all') hold positives only; use "
+                why += "train_positions='last' with mode='pointwise'"
+            else:
+                why = f"in mode={self.mode!r} only positives are trained on; use "
+                why += "mode='pointwise'"
             return (
-                f"{name} found nothing to train on: it learns to predict each user's next "
-                f"item, so a user needs at least 2 interactions, and none of the "
-                f"{int((n > 0).sum())} users has more than {int(n.max(initial=0))}. Fit on "
-                "longer histories."
+                f"{head}: none of the {n_rows} rows has a positive {label!r} (> 0), and "
+                f"{why} to learn from labelled negatives too."
             )
-        label = self.feature_spec_.label_col
+        n = np.diff(inter.history.indptr)
+        held = " after early_stopping=True held out each user's last one"
+        held = held if self.early_stopping else ""
         return (
-            f"{name} found nothing to train on: none of the {len(inter)} rows has a positive "
-            f"{label!r} (> 0). In mode={self.mode!r} only positives are trained on; use "
-            "mode='pointwise' to learn from labelled negatives too."
+            f"{head}: it learns to predict each user's next item, so a user needs at least "
+            f"2 interactions, and none of the {int((n > 0).sum())} users has more than "
+            f"{int(n.max(initial=0))}{held}. Fit on longer histories."
         )
 
     def _autocast(self, device: torch.device):

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
 from skmatch.features._interactions import user_keys
-from skmatch.features._spec import new_user_index
+from skmatch.features._spec import _as_float, new_user_index
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import DeferredIndex, ExactIndex, make_index
 from skmatch.models._distributed import is_main_process
@@ -382,6 +382,9 @@ class BaseMatcher(BaseEstimator):
             unseen = pd.factorize(pd.Series(np.asarray(raw_items, dtype=object)))[0]
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
+        labels = _test_labels(X, spec)
+        if labels is not None:  # rows labelled <= 0 are explicit negatives: not relevant
+            users, items, unseen = users[labels > 0], items[labels > 0], unseen[labels > 0]
         uniq, inverse = np.unique(users, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         bounds = np.cumsum(np.bincount(inverse, minlength=uniq.size))[:-1]
@@ -472,6 +475,15 @@ def _col(X: pd.DataFrame, name: str) -> pd.Series:
             f"X lacks the column {name!r}; it has {format_values(list(X.columns), 10)}."
         )
     return X[name]
+
+
+def _test_labels(X, spec) -> np.ndarray | None:
+    """The labels of held-out rows, or None when they carry none."""
+    if isinstance(X, Interactions):
+        return X.labels
+    if spec.label_col in X.columns:
+        return _as_float(X[spec.label_col], spec.label_col, allow_nan=False)
+    return None
 
 
 def _seed_or_zero(random_state) -> int:

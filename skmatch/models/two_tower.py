@@ -58,8 +58,9 @@ _COMMON_DOC = """
         Cut-off of :meth:`score` and :meth:`predict`.
     verbose : bool, default False
         Progress bar and per-epoch loss.
-    random_state : int, optional
-        Seeds sampling, shuffling and initialisation (the global RNGs are untouched).
+    random_state : int or numpy.random.Generator, optional
+        Seeds sampling, shuffling and initialisation (the global RNGs are untouched). An
+        int gives the same result at every fit on CPU; a Generator is drawn from.
 """
 
 _ATTRS_DOC = """
