@@ -7,9 +7,11 @@ only when a function here is called.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 
 import numpy as np
 
+from skmatch.exceptions import format_values
 from skmatch.metrics import evaluate
 
 
@@ -88,12 +90,13 @@ def plot_recall_at_k(
         The plotted values.
     """
     if not isinstance(estimators, Mapping):
-        estimators = {type(e).__name__: e for e in estimators}
+        estimators = _labelled(list(estimators))
     if not estimators:
         raise ValueError("plot_recall_at_k needs at least one fitted estimator.")
+    bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, Integral) or k < 1]
+    if bad or not len(ks):
+        raise ValueError(f"ks must be positive integers; got {format_values(bad or ks)}.")
     ks = sorted({int(k) for k in ks})
-    if ks[0] < 1:
-        raise ValueError(f"ks must be positive integers; got {ks[0]}.")
     ax = _axes(ax)
     recalls = {}
     for label, est in estimators.items():
@@ -107,3 +110,14 @@ def plot_recall_at_k(
     ax.set_ylabel("Recall@k")
     ax.legend(loc="best")
     return ax, recalls
+
+
+def _labelled(estimators: list) -> dict:
+    """Legend labels: the class name, numbered when a class appears more than once."""
+    names = [type(e).__name__ for e in estimators]
+    seen: dict[str, int] = {}
+    out = {}
+    for name, est in zip(names, estimators, strict=True):
+        seen[name] = seen.get(name, 0) + 1
+        out[name if names.count(name) == 1 else f"{name} ({seen[name]})"] = est
+    return out

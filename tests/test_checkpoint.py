@@ -87,6 +87,38 @@ def test_bad_checkpoints_are_refused(data, tmp_path):
         YoutubeDNN(checkpoint_dir=3, **FAST).fit(data)
 
 
+def test_corrupt_checkpoint_message_never_suggests_unsafe_loading(data, tmp_path):
+    checkpoint_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+    checkpoint_path(tmp_path).write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="not a readable") as info:
+        YoutubeDNN(n_epochs=2, checkpoint_dir=tmp_path, warm_start=True, **FAST).fit(data)
+    assert "weights_only" not in str(info.value)
+
+
+def test_checkpoint_of_other_weights_or_side_features_is_refused(data, tmp_path):
+    from skmatch import FeatureSpec
+
+    spec = FeatureSpec(item_features=["category"])
+    kw = dict(n_epochs=1, checkpoint_dir=tmp_path, feature_spec=spec, **FAST)
+    YoutubeDNN(**kw).fit(data.assign(weight=1.0))
+    other = "another model, other parameters or other data"
+    with pytest.raises(ValueError, match=other):
+        YoutubeDNN(warm_start=True, **kw).fit(data.assign(weight=np.linspace(0.1, 5, len(data))))
+    shuffled = data.assign(weight=1.0)  # the same rows, item categories reassigned
+    shuffled["category"] = np.random.default_rng(0).permutation(shuffled["category"].to_numpy())
+    with pytest.raises(ValueError, match=other):
+        YoutubeDNN(warm_start=True, **kw).fit(shuffled)
+
+
+def test_checkpoint_dir_that_is_a_file_is_refused_before_training(data, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    est = YoutubeDNN(n_epochs=1, checkpoint_dir=path, **FAST)
+    with pytest.raises(ValueError, match="checkpoint_dir must be a directory"):
+        est.fit(data)
+    assert not hasattr(est, "loss_curve_")
+
+
 SCRIPT = """
 import torch
 torch.set_num_threads(1)

@@ -205,3 +205,33 @@ def test_inverse_transform_refuses_codes_out_of_range_or_not_integers(frame):
     with pytest.raises(ValueError, match="user code"):
         spec.inverse_transform_users(np.array([7]))
     assert spec.inverse_transform_items([]).size == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        (dict(item_features=["genres"], feature_types=["dense"]), TypeError, "feature_types must"),
+        (dict(user_features=None), TypeError, "user_features must be a list or tuple"),
+        (dict(item_features=["genres"], feature_types={"genre": "multi"}), ValueError,
+         r"1 column\(s\) that are no user or item feature: \['genre'\]"),
+    ],
+)
+def test_feature_parameters_are_checked(frame, params, error, match):
+    with pytest.raises(error, match=match):
+        FeatureSpec(**params).fit(frame)
+
+
+def test_list_valued_cells_get_a_hint_to_join_them(frame):
+    listy = frame.assign(genres=[["A", "B"]] * len(frame))
+    with pytest.raises(DataError, match=r"'genres' holds 6 list-like .*str.join\('\|'\)"):
+        FeatureSpec(user_features=["genres"]).fit(listy)
+    spec = FeatureSpec(user_features=["genres"]).fit(frame)
+    with pytest.raises(DataError, match="list-like"):
+        spec.transform(listy)
+
+
+def test_more_values_than_seen_in_fit_are_dropped_with_a_warning(frame):
+    spec = FeatureSpec(user_features=["genres"]).fit(frame)  # widest row: 3 values
+    with pytest.warns(UserWarning, match=r"1 row\(s\) hold more than the 3 values"):
+        inter = spec.transform(frame.assign(genres=["A|B|C|D"] + ["A"] * 5))
+    assert len(inter) == 6

@@ -95,3 +95,23 @@ def test_new_items_with_item_features_are_refused(parts):
     est.partial_fit(known)  # known users and items: fine
     with pytest.raises(ValueError, match="missing"):
         est.partial_fit(new.assign(item_id=None))
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("SASRec", {"n_layers": 1}),
+        ("SASRec", {"n_layers": 3}),
+        ("DSSM", {"hidden_dims": ()}),
+        ("DSSM", {"embed_dim": 8}),
+        ("MIND", {"n_interests": 2}),
+    ],
+)
+def test_partial_fit_refuses_a_changed_architecture_and_changes_nothing(name, change, parts):
+    old, new, _ = parts
+    est = {c.__name__: c for c in NEURAL}[name](**FAST).fit(old)
+    before = est.n_items_, est.history_.items.size, est.item_vectors_.copy()
+    with pytest.raises(ValueError, match="architecture has changed since fit"):
+        est.set_params(**change).partial_fit(new)
+    assert (est.n_items_, est.history_.items.size) == before[:2]
+    np.testing.assert_array_equal(est.item_vectors_, before[2])

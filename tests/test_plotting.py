@@ -56,3 +56,11 @@ def test_recall_at_k_rejects_bad_arguments(fitted):
         plot_recall_at_k({}, test)
     with pytest.raises(ValueError, match="positive"):
         plot_recall_at_k([model], test, ks=(0, 10))
+    with pytest.raises(ValueError, match=r"positive integers; got \[1.7\]"):
+        plot_recall_at_k([model], test, ks=(1.7, 5))
+
+
+def test_recall_at_k_keeps_every_estimator_of_one_class(fitted):
+    model, popularity, test = fitted
+    _, recalls = plot_recall_at_k([popularity, model, popularity], test, ks=(5,))
+    assert list(recalls) == ["Popularity (1)", "YoutubeDNN", "Popularity (2)"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
@@ -120,17 +122,32 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if not isinstance(self.sep, str) or not self.sep:
             raise ValueError(f"sep must be a non-empty string, got {self.sep!r}.")
         for name in ("user_features", "item_features"):
-            if isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a sequence of column names, not a string.")
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, list | tuple):
+                raise TypeError(
+                    f"{name} must be a list or tuple of column names, got {value!r}."
+                )
         overlap = set(self.user_features) & set(self.item_features)
         if overlap:
             raise ValueError(
                 f"{len(overlap)} column(s) are both user and item features: "
                 f"{format_values(sorted(overlap))}."
             )
-        for name, kind in (self.feature_types or {}).items():
+        types = self.feature_types
+        if types is not None and not isinstance(types, Mapping):
+            raise TypeError(
+                f"feature_types must be a dict of column -> kind, got {type(types).__name__}."
+            )
+        for name, kind in (types or {}).items():
             if kind not in _KINDS:
                 raise ValueError(f"feature_types[{name!r}] must be one of {_KINDS}, got {kind!r}.")
+        stray = sorted(set(types or {}) - {*self.user_features, *self.item_features}, key=str)
+        if stray:
+            raise ValueError(
+                f"feature_types names {len(stray)} column(s) that are no user or item "
+                f"feature: {format_values(stray)}. Add them to user_features or "
+                "item_features, or check the spelling."
+            )
 
     def _resolve_time_col(self, X: pd.DataFrame) -> str | None:
         if self.time_col is None:
@@ -209,6 +226,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def _learn_feature(self, name: str, values: pd.Series) -> None:
         kind = self.feature_kinds_[name]
+        _check_no_lists(values, name, self.sep)
         if kind == "dense":
             arr = _as_float(values, name)
             finite = arr[np.isfinite(arr)]
@@ -229,6 +247,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             mean, std = self.dense_stats_[name]
             arr = (_as_float(values, name) - mean) / std
             return np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        _check_no_lists(values, name, self.sep)
         vocab = self.vocabularies_[name]
         if kind == "sparse":
             codes = vocab.encode(values, column=name)
@@ -241,6 +260,15 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             rows = tokens.index.to_numpy()
             slot = tokens.groupby(level=0).cumcount().to_numpy()
             keep = slot < width
+            if not keep.all():
+                n_rows = np.unique(rows[~keep]).size
+                warnings.warn(
+                    f"Column {name!r}: {n_rows} row(s) hold more than the {width} values "
+                    f"of the widest row seen in fit; {int((~keep).sum())} value(s) after "
+                    f"the first {width} of a row are dropped. Refit to widen the feature.",
+                    UserWarning,
+                    stacklevel=4,
+                )
             codes = vocab.encode(tokens.to_numpy(), column=name)
             out[rows[keep], slot[keep]] = codes[keep]
         return out
@@ -376,6 +404,19 @@ def _check_codes(codes, n_codes: int, side: str) -> np.ndarray:
             f"{format_values(arr[bad].tolist())}). Codes come from encode_{side}s."
         )
     return arr.astype(np.int64, copy=False)
+
+
+def _check_no_lists(values: pd.Series, name: str, sep: str) -> None:
+    """Refuse list-like cells (unhashable: they would fail deep inside pandas)."""
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != "mixed":
+        return  # strings, numbers: no per-value check needed
+    listy = values.map(lambda v: isinstance(v, list | tuple | set | np.ndarray))
+    if listy.any():
+        raise DataError(
+            f"Column {name!r} holds {int(listy.sum())} list-like value(s) (first: "
+            f"{format_values(values[listy].head(3).tolist())}). Give a multi-valued feature "
+            f"as strings joined by sep={sep!r}, e.g. df[{name!r}].str.join({sep!r})."
+        )
 
 
 def _as_ids(ids, column: str) -> pd.Series:

@@ -34,9 +34,16 @@ def fingerprint(est, inter) -> str:
     h.update(type(est).__name__.encode())
     h.update(json.dumps(params, sort_keys=True, default=repr).encode())
     h.update(repr(est.feature_spec_.get_params()).encode())
-    for array in (inter.user_codes, inter.item_codes, inter.times, inter.labels):
-        if array is not None:
-            h.update(np.ascontiguousarray(array).tobytes())
+    spec = est.feature_spec_
+    arrays = [inter.user_codes, inter.item_codes, inter.times, inter.labels, inter.weights]
+    arrays += [inter.user_features[k] for k in sorted(inter.user_features)]
+    # side tables (item categories, user segments) and feature vocabularies shape the
+    # module and what it learns: a change must not resume
+    arrays += [spec.item_table_[k] for k in sorted(spec.item_table_)]
+    arrays += [spec.user_table_[k] for k in sorted(spec.user_table_)]
+    for array in arrays:
+        h.update(b"|" if array is None else np.ascontiguousarray(array).tobytes())
+    h.update(repr(sorted((k, len(v)) for k, v in spec.vocabularies_.items())).encode())
     if world()[1] > 1:  # shards, steps and schedule depend on the number of ranks
         h.update(f"world_size={world()[1]}".encode())
     return h.hexdigest()
@@ -70,10 +77,11 @@ def load_checkpoint(directory, expected_fingerprint: str) -> dict | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated or foreign file
+    except Exception as exc:  # truncated or foreign file (torch's text is not shown: it
+        # suggests weights_only=False, which would run code from the file)
         raise ValueError(
-            f"{path} is not a readable skmatch checkpoint ({type(exc).__name__}: {exc}). "
-            "Delete it to train from scratch."
+            f"{path} is not a readable skmatch checkpoint ({type(exc).__name__}). Delete "
+            "it to train from scratch."
         ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a skmatch checkpoint. Delete it or choose another "

@@ -88,6 +88,12 @@ def grow_into(module: torch.nn.Module, old_state: dict) -> None:
     keep their fresh initialisation.
     """
     state = module.state_dict()
+    added, removed = sorted(set(state) - set(old_state)), sorted(set(old_state) - set(state))
+    if added or removed:
+        what = f"weights {format_values(added)} are new" if added else ""
+        what += (" and " if added and removed else "")
+        what += f"weights {format_values(removed)} are gone" if removed else ""
+        raise ValueError(_ARCHITECTURE_CHANGED.format(what=what))
     for name, old in old_state.items():
         fresh = state[name]
         if fresh.shape == old.shape:
@@ -96,5 +102,14 @@ def grow_into(module: torch.nn.Module, old_state: dict) -> None:
             fresh.shape[0] > old.shape[0]
         ):
             fresh[: old.shape[0]].copy_(old)
-        else:  # pragma: no cover - a module whose tables grow along another axis
-            raise ValueError(f"cannot grow {name} from {tuple(old.shape)} to {tuple(fresh.shape)}")
+        else:
+            what = f"{name} is {tuple(fresh.shape)}, was {tuple(old.shape)}"
+            raise ValueError(_ARCHITECTURE_CHANGED.format(what=what))
+
+
+_ARCHITECTURE_CHANGED = (
+    "partial_fit continues the fitted network, but its architecture has changed since "
+    "fit ({what}): a parameter that shapes it (embed_dim, hidden_dims, hidden_size, "
+    "n_layers, n_heads, n_interests, ...) was set after fit. Set it back, or call fit to "
+    "train the new architecture."
+)

@@ -91,6 +91,13 @@ def validate_common(est) -> None:
             f"checkpoint_dir must be a path (str or os.PathLike) or None, got "
             f"{type(est.checkpoint_dir).__name__}."
         )
+    if est.checkpoint_dir is not None and os.path.exists(est.checkpoint_dir) and not (
+        os.path.isdir(est.checkpoint_dir)
+    ):
+        raise ValueError(
+            f"checkpoint_dir must be a directory; {os.fspath(est.checkpoint_dir)!r} is a "
+            "file. Choose another path."
+        )
     if est.warm_start and est.checkpoint_dir is None:
         raise ValueError(
             "warm_start=True resumes from the checkpoint in checkpoint_dir; set "

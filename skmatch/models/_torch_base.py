@@ -221,7 +221,8 @@ class TorchMatcher(BaseMatcher):
         return rows[inter.labels[rows] > 0]
 
     def _fit(self, inter) -> None:
-        self.__dict__.pop("n_partial_fits_", None)
+        for stale in ("n_partial_fits_", "best_epoch_"):  # set by an earlier fit only
+            self.__dict__.pop(stale, None)
         self.loss_curve_ = []
         self.validation_scores_ = []
         val = None
@@ -255,6 +256,13 @@ class TorchMatcher(BaseMatcher):
         self._train_module(inter, rows, np.random.default_rng(seed), device,
                            init_state=old_state)  # fmt: skip
         self.n_iter_ = n_iter + 1
+
+    def _check_can_continue(self) -> None:
+        """Before ``partial_fit`` changes anything: the parameters must still build the
+        fitted network (same weights, same shapes)."""
+        with torch.random.fork_rng(devices=[]):
+            module = self._build_module()
+        grow_into(module, {k: v.cpu() for k, v in self.module_.state_dict().items()})
 
     def _train_module(self, inter, rows, rng, device, *, val=None, resume=None,
                       fingerprint=None, init_state=None) -> None:  # fmt: skip

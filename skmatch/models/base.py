@@ -101,6 +101,7 @@ class BaseMatcher(BaseEstimator):
         self._validate_params()
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"partial_fit takes a DataFrame of interactions, got {type(X)}.")
+        self._check_can_continue()
         spec = extend_spec(self.feature_spec_, X)
         inter, new_rows = combined_interactions(spec, self.history_, X)
         old_n_items = self.n_items_
@@ -110,6 +111,9 @@ class BaseMatcher(BaseEstimator):
         self._partial_fit(inter, new_rows, old_n_items)
         self._build_index()
         return self
+
+    def _check_can_continue(self) -> None:
+        """Raise when ``partial_fit`` cannot continue the fitted model (a hook)."""
 
     def _partial_fit(self, inter, new_rows, old_n_items) -> None:  # pragma: no cover
         raise NotImplementedError
