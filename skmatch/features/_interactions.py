@@ -153,3 +153,16 @@ def user_keys(codes: np.ndarray, new_user_index: np.ndarray | None) -> np.ndarra
     if new_user_index is None:
         return codes
     return np.where(new_user_index >= 0, -1 - new_user_index, codes)
+
+
+def key_ids(spec, keys: np.ndarray, new_users) -> np.ndarray:
+    """Raw user ids of keys (see :func:`user_keys`): decoded codes for known users, the
+    ``k``-th of ``new_users`` for ``-1 - k``; an object array."""
+    keys = np.asarray(keys, dtype=np.int64)
+    ids = np.empty(keys.size, dtype=object)
+    known = keys >= 0
+    if known.any():
+        ids[known] = spec.inverse_transform_users(keys[known])
+    if not known.all():
+        ids[~known] = np.asarray(new_users, dtype=object)[-1 - keys[~known]]
+    return ids

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from skmatch.exceptions import DataError, format_values
+from skmatch.features._interactions import key_ids
 from skmatch.utils._checks import check_frame, check_k, check_no_missing, check_times
 
 __all__ = ["LeaveLastOut", "TemporalSplit", "leave_last_out_split"]
@@ -119,12 +120,7 @@ def _shown_ids(X: Any, keys: np.ndarray) -> tuple[str, list]:
     spec = getattr(X, "spec", None)
     if spec is None or not hasattr(X, "user_keys"):
         return "user codes", keys.tolist()
-    keys = np.asarray(keys, dtype=np.int64)
-    ids = np.empty(keys.size, dtype=object)
-    known = keys >= 0
-    ids[known] = spec.inverse_transform_users(keys[known])
-    ids[~known] = np.asarray(X.new_users, dtype=object)[-1 - keys[~known]]
-    return "user ids", ids.tolist()
+    return "user ids", key_ids(spec, keys, X.new_users).tolist()
 
 
 def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: str):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from skmatch.features import OOV, PAD, Interactions, UserHistory
+from skmatch.features._interactions import key_ids
 from skmatch.features._spec import _as_float
 from skmatch.utils._checks import check_frame, check_no_missing, check_times
 
@@ -75,10 +76,8 @@ def query_from_keys(spec, history: UserHistory, keys: np.ndarray, new_users) -> 
     (raw ids), each embedded as a new user (empty history, unknown features)."""
     keys = np.asarray(keys, dtype=np.int64)
     query = query_from_codes(spec, history, np.where(keys >= 0, keys, OOV))
-    new = keys < 0
-    if new.any():
-        query.ids = np.asarray(query.ids, dtype=object)
-        query.ids[new] = np.asarray(new_users, dtype=object)[-1 - keys[new]]
+    if (keys < 0).any():
+        query.ids = key_ids(spec, keys, new_users)
     return query
 
 
@@ -92,6 +91,15 @@ def _grouped_histories(local, n_users: int, times, items, n_item_codes: int, kee
     counts = np.bincount(local[order], minlength=n_users)
     indptr = np.concatenate([[0], np.cumsum(counts)])
     return UserHistory(indptr, items[order], n_item_codes), last_rows
+
+
+def frame_labels(spec, X) -> np.ndarray | None:
+    """The labels of interactions ``X`` (a DataFrame or ``Interactions``), or None."""
+    if isinstance(X, Interactions):
+        return X.labels
+    if spec.label_col in X.columns:
+        return _as_float(X[spec.label_col], spec.label_col, allow_nan=False)
+    return None
 
 
 def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
@@ -110,9 +118,8 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     else:
         times = np.arange(len(X))
     items = spec.encode_items(X[spec.item_col], handle_unknown="oov")
-    positive = None  # as in training: rows labelled <= 0 never enter a history
-    if spec.label_col in X.columns:
-        positive = _as_float(X[spec.label_col], spec.label_col, allow_nan=False) > 0
+    labels = frame_labels(spec, X)  # as in training: rows labelled <= 0 enter no history
+    positive = None if labels is None else labels > 0
     history, last_rows = _grouped_histories(
         local, len(uniques), times, items, len(spec.items_), keep=positive
     )

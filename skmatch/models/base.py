@@ -12,8 +12,8 @@ from sklearn.base import BaseEstimator, clone
 
 from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
-from skmatch.features._interactions import user_keys
-from skmatch.features._spec import _as_float, new_user_index
+from skmatch.features._interactions import key_ids, user_keys
+from skmatch.features._spec import new_user_index
 from skmatch.features._vocab import N_RESERVED
 from skmatch.index import DeferredIndex, ExactIndex, make_index
 from skmatch.models._distributed import is_main_process
@@ -21,6 +21,7 @@ from skmatch.models._incremental import combined_interactions, extend_spec
 from skmatch.models._merge import merge_interests
 from skmatch.models._query import (
     UserQuery,
+    frame_labels,
     query_from_codes,
     query_from_frame,
     query_from_interactions,
@@ -386,7 +387,7 @@ class BaseMatcher(BaseEstimator):
             unseen = pd.factorize(pd.Series(np.asarray(raw_items, dtype=object)))[0]
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
-        labels = _test_labels(X, spec)
+        labels = frame_labels(spec, X)
         if labels is not None:  # rows labelled <= 0 are explicit negatives: not relevant
             users, items, unseen = users[labels > 0], items[labels > 0], unseen[labels > 0]
         uniq, inverse = np.unique(users, return_inverse=True)
@@ -410,7 +411,7 @@ class BaseMatcher(BaseEstimator):
         users, targets, new_users = self._test_targets(X)
         n_new = int((users < 0).sum())
         if n_new:
-            first = np.asarray(new_users, dtype=object)[-1 - users[users < 0]]
+            first = key_ids(self.feature_spec_, users[users < 0], new_users)
             warnings.warn(
                 f"{n_new} of {users.size} users of X were not seen in fit (first: "
                 f"{format_values(first)}); each is ranked as a new user, from an empty "
@@ -479,15 +480,6 @@ def _col(X: pd.DataFrame, name: str) -> pd.Series:
             f"X lacks the column {name!r}; it has {format_values(list(X.columns), 10)}."
         )
     return X[name]
-
-
-def _test_labels(X, spec) -> np.ndarray | None:
-    """The labels of held-out rows, or None when they carry none."""
-    if isinstance(X, Interactions):
-        return X.labels
-    if spec.label_col in X.columns:
-        return _as_float(X[spec.label_col], spec.label_col, allow_nan=False)
-    return None
 
 
 def _seed_or_zero(random_state) -> int:
