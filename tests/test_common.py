@@ -365,8 +365,10 @@ def test_random_state_may_be_a_generator(split):
 def test_nothing_to_train_on_says_why_with_counts(split):
     one_each = pd.DataFrame({"user_id": ["a", "b", "c"], "item_id": [1, 2, 3]})
     one_each["timestamp"] = [1, 2, 3]
+    negatives_only = one_each.assign(item_id=[1, 2, 2], user_id="a", label=0.0)
     with pytest.raises(ValueError, match=r"none of the 3 rows has a positive 'label'"):
-        make(SASRec).fit(one_each.assign(item_id=[1, 2, 2], user_id="a", label=0.0))
+        with pytest.warns(UserWarning, match="not trained on"):  # windows: positives only
+            make(SASRec).fit(negatives_only)
     two_each = pd.DataFrame({"user_id": list("aabb"), "item_id": [1, 2, 1, 2]})
     with pytest.raises(ValueError, match=r"more than 1 after early_stopping=True held out"):
         make(SASRec, early_stopping=True).fit(two_each)
