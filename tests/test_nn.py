@@ -234,6 +234,53 @@ def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch, device
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_weighted_softmax_loss_is_the_weighted_mean_with_its_gradients(monkeypatch, device):
+    import torch.nn.functional as F
+
+    from skmatch.nn import softmax
+
+    monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)  # 128-row blocks: 2 and a part
+    monkeypatch.setattr(softmax, "_CUDA_BLOCK_ELEMENTS", 128 * 7)
+    g = torch.Generator().manual_seed(3)
+    user = torch.randn(300, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    items = torch.randn(7, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    target = torch.randint(0, 7, (300,), generator=g).to(device)
+    target[::5] = -100  # ignored rows: their weight does not count
+    for weight in (
+        torch.rand(300, generator=g, dtype=torch.float64) * 0.01,  # sums to under 1
+        torch.rand(300, generator=g, dtype=torch.float64) * 5,
+    ):
+        weight = weight.to(device)
+        ours = softmax.softmax_loss(user, items, target, 0.3, weight)
+        per_row = F.cross_entropy(
+            user @ items.T / 0.3, target, ignore_index=-100, reduction="none"
+        )
+        kept = weight * (target != -100)
+        ref = (per_row * kept).sum() / kept.sum()
+        torch.testing.assert_close(ours, ref)
+        for a, b in zip(
+            torch.autograd.grad(2 * ours, [user, items]),
+            torch.autograd.grad(2 * ref, [user, items]),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b)
+        with torch.no_grad():
+            torch.testing.assert_close(
+                softmax.softmax_loss(user, items, target, 0.3, weight), ref.detach()
+            )
+    # weights of one: exactly the unweighted loss
+    ones = torch.ones(300, dtype=torch.float64, device=device)
+    assert torch.equal(
+        softmax.softmax_loss(user, items, target, 1.0, ones),
+        softmax.softmax_loss(user, items, target, 1.0),
+    )
+    # all weights zero: a zero loss with zero gradients, as the other losses' weighted mean
+    zero = softmax.softmax_loss(user, items, target, 1.0, torch.zeros_like(ones))
+    assert float(zero.detach()) == 0.0
+    assert not any(gr.any() for gr in torch.autograd.grad(zero, [user, items]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_softmax_loss_under_autocast_matches_autocast_cross_entropy(monkeypatch, device):
     import torch.nn.functional as F
 

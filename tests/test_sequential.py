@@ -67,6 +67,54 @@ def test_windows_cover_each_target_once():
     assert sorted(covered) == expected  # every position but each user's first, once
 
 
+def test_window_batches_carry_each_targets_weight(split):
+    """A window position weighs as the row of its target item, oldest first, padding 0."""
+    from skmatch import FeatureSpec
+
+    train = split[0].copy()
+    train["weight"] = np.arange(len(train), dtype=np.float64) % 7 + 0.5
+    inter = FeatureSpec(max_seq_len=5).fit_transform(train)
+    est = SASRec(**FAST)
+    est.feature_spec_ = inter.spec
+    users, ends = _windows(inter.history, 5)
+    batch = est._windows_batch(inter, users, ends, torch.device("cpu"))
+    targets, weights = batch["targets"].numpy(), batch["target_weights"].numpy()
+    assert weights.dtype == np.float32 and (weights[targets == 0] == 0).all()
+    # by hand: each user's rows in time order, the weight of the row at each target slot
+    by_user = {}
+    for row in np.lexsort((np.arange(len(inter)), inter.times, inter.user_codes)):
+        by_user.setdefault(inter.user_codes[row], []).append(row)
+    for w, (u, e) in enumerate(zip(users, ends, strict=True)):
+        rows = by_user[u][1 : e - inter.history.indptr[u]][-5:]  # the first is no target
+        assert targets[w, 5 - len(rows) :].tolist() == inter.item_codes[rows].tolist()
+        np.testing.assert_allclose(weights[w, 5 - len(rows) :], inter.weights[rows])
+    trimmed = _trim_padding({**batch, "hist": batch["hist"][:, :].clone()})
+    assert trimmed["target_weights"].shape == trimmed["targets"].shape
+
+
+@pytest.mark.parametrize("cls", [GRU4Rec, SASRec])
+def test_window_training_uses_weights(cls, split):
+    """Weights of one train exactly as no weights; zero weight on every row of the most
+    popular item stops it being learned as a next item (it stays in the histories)."""
+    train = split[0]
+    kw = dict(FAST, n_epochs=4)
+    plain = cls(**kw).fit(train)
+    ones = cls(**kw).fit(train.assign(weight=1.0))
+    assert ones.loss_curve_ == plain.loss_curve_
+    top = train["item_id"].value_counts().index[0]
+    zeroed = cls(**kw).fit(train.assign(weight=np.where(train["item_id"] == top, 0.0, 1.0)))
+    users = train["user_id"].unique()
+
+    n_items = train["item_id"].nunique()
+
+    def mean_rank_of_top(est):  # over a full ranking of the catalogue, seen items kept
+        ids = est.recommend(users, k=n_items, filter_seen=False, return_scores=False)
+        return float((np.asarray(ids) == top).argmax(axis=1).mean())
+
+    plain_rank, zeroed_rank = mean_rank_of_top(plain), mean_rank_of_top(zeroed)
+    assert zeroed_rank >= max(2 * plain_rank, 50), (zeroed_rank, plain_rank)
+
+
 def test_packed_gru_ignores_padding():
     torch.manual_seed(0)
     gru = PackedGRU(4, 5)
@@ -252,8 +300,11 @@ def test_padded_rows_leave_the_full_softmax_loss_unchanged():
     user = torch.randn(37, 8, generator=g, dtype=torch.float64, requires_grad=True)
     items = torch.randn(20, 8, generator=g, dtype=torch.float64)
     target = torch.randint(0, 20, (37,), generator=g)
-    padded, padded_target = _pad_rows(user, target, multiple=16)
+    weight = torch.rand(37, generator=g, dtype=torch.float64)
+    padded, padded_target, padded_weight = _pad_rows(user, target, weight, multiple=16)
     assert padded.shape == (48, 8) and (padded_target[37:] == -100).all()
+    assert padded_weight.shape == (48,) and (padded_weight[37:] == 0).all()
+    assert _pad_rows(user, target, multiple=16)[2] is None
     plain = F.cross_entropy(user @ items.T, target)
     ours = F.cross_entropy(padded @ items.T, padded_target, ignore_index=-100)
     torch.testing.assert_close(ours, plain)

@@ -6,7 +6,9 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def gather_windows(items: np.ndarray, start: np.ndarray, stop: np.ndarray, max_len: int):
+def gather_windows(
+    items: np.ndarray, start: np.ndarray, stop: np.ndarray, max_len: int, dtype=np.int64
+):
     """Left-padded windows ``items[max(start, stop - max_len):stop]`` for every row.
 
     Parameters
@@ -17,19 +19,21 @@ def gather_windows(items: np.ndarray, start: np.ndarray, stop: np.ndarray, max_l
         Bounds of each window in ``items`` (``stop`` exclusive).
     max_len : int
         Width of the output; the most recent ``max_len`` items are kept.
+    dtype : numpy dtype, default int64
+        Of the output (float32 to gather per-event weights aligned with ``items``).
 
     Returns
     -------
-    ndarray of shape (n, max_len), int64
-        Item codes, 0 (padding) on the left of short windows.
+    ndarray of shape (n, max_len)
+        Item codes (or values), 0 (padding) on the left of short windows.
     """
     cols = np.arange(max_len, dtype=np.int64) - max_len  # [L] offsets -L..-1
     src = stop[:, None] + cols[None, :]  # [n, L]
     valid = src >= start[:, None]
     if items.size == 0:
-        return np.zeros(src.shape, dtype=np.int64)
+        return np.zeros(src.shape, dtype=dtype)
     out = items[np.clip(src, 0, items.size - 1)]
-    return np.where(valid, out, 0).astype(np.int64, copy=False)
+    return np.where(valid, out, 0).astype(dtype, copy=False)
 
 
 class UserHistory:

@@ -80,6 +80,10 @@ class Interactions:
         counts = np.bincount(users_sorted[positive], minlength=n_user_codes)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.history = UserHistory(indptr, self.item_codes[order][positive], len(self.spec.items_))
+        # the weight of each history event, aligned with history.items (None: unweighted)
+        self.history_weights = (
+            None if self.weights is None else self.weights[order][positive].astype(np.float32)
+        )
         # positives strictly before each sorted row, within its user
         before = np.cumsum(positive) - positive
         first = np.searchsorted(users_sorted, users_sorted, side="left")

@@ -105,12 +105,16 @@ def check_same(values: list[int], what: str, device: torch.device) -> None:
         )
 
 
-def share_of_rows(n: int, device: torch.device) -> float:
+def share_of_rows(n: float, device: torch.device) -> float:
     """``n * W / (rows of all ranks)``: the factor that turns this rank's mean loss over
     its ``n`` rows into its part of the mean over every rank's rows (DDP averages the
-    ranks' gradients), for steps whose ranks hold different numbers of rows."""
-    sizes = _sizes(n, device)
-    return n * len(sizes) / max(sum(sizes), 1)
+    ranks' gradients), for steps whose ranks hold different numbers of rows. ``n`` may
+    be a sum of row weights (a weighted mean)."""
+    local = torch.tensor([float(n)], dtype=torch.float64, device=device)
+    out = [torch.zeros_like(local) for _ in range(world()[1])]
+    dist.all_gather(out, local)
+    total = sum(float(x) for x in out)
+    return float(n) * len(out) / total if total > 0 else 0.0
 
 
 def shard(order: np.ndarray, rank: int, size: int) -> np.ndarray:

@@ -77,16 +77,19 @@ def _cpu_autocast(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and _autocast_dtype("cpu") is not None
 
 
-def _pad_rows(user: torch.Tensor, target: torch.Tensor, multiple: int = 128):
-    """Zero rows appended to ``user`` and ignored targets (-100) to ``target``, up to a
-    multiple of ``multiple`` rows. Windowed models score a different number of positions
-    every step; oneDNN builds (and caches, up to 1,024) a bfloat16 kernel per shape,
-    which cost time and hundreds of MiB over a long fit. The mean loss is unchanged."""
+def _pad_rows(user: torch.Tensor, target: torch.Tensor, weight=None, multiple: int = 128):
+    """Zero rows appended to ``user``, ignored targets (-100) to ``target`` and zero
+    weights to ``weight`` (when given), up to a multiple of ``multiple`` rows. Windowed
+    models score a different number of positions every step; oneDNN builds (and caches,
+    up to 1,024) a bfloat16 kernel per shape, which cost time and hundreds of MiB over a
+    long fit. The mean loss is unchanged."""
     extra = -user.shape[0] % multiple
     if extra == 0:
-        return user, target
+        return user, target, weight
     user = F.pad(user, (0, 0, 0, extra))
-    return user, F.pad(target, (0, extra), value=-100)
+    if weight is not None:
+        weight = F.pad(weight, (0, extra))
+    return user, F.pad(target, (0, extra), value=-100), weight
 
 
 class TorchMatcher(BaseMatcher):
@@ -184,31 +187,32 @@ class TorchMatcher(BaseMatcher):
         )
 
     def _warn_window_ignores(self, inter) -> None:
-        """History windows hold the positive items only, unweighted: say what is lost."""
-        spec, ignored = self.feature_spec_, []
+        """History windows hold the positive items only: say that labelled negatives are
+        not trained on (each position's ``weight`` is used)."""
         if inter.labels is not None and (inter.labels <= 0).any():
             n = int((inter.labels <= 0).sum())
-            ignored.append(f"the {n} rows with {spec.label_col!r} <= 0 are not trained on")
-        if inter.weights is not None:
-            ignored.append(f"the {spec.weight_col!r} column is not used")
-        if ignored:
             warnings.warn(
                 f"{type(self).__name__} trains on history windows (train_positions='all'), "
-                f"which hold the positive items only, unweighted: {' and '.join(ignored)}. "
-                "Use train_positions='last' (mode='pointwise' for labelled negatives) to "
-                "train on the rows themselves.",
+                f"which hold the positive items only: the {n} rows with "
+                f"{self.feature_spec_.label_col!r} <= 0 are not trained on. Use "
+                "train_positions='last' with mode='pointwise' to train on labelled "
+                "negatives.",
                 UserWarning,
                 stacklevel=7,
             )
 
     def _windows_batch(self, inter, users, ends, device) -> dict:
-        """Inputs ``[W, L]`` and next-item targets ``[W, L]`` (0 where none), left-padded."""
+        """Inputs ``[W, L]`` and next-item targets ``[W, L]`` (0 where none), left-padded,
+        with the targets' weights ``[W, L]`` when the interactions are weighted."""
         hist, length = inter.history, self.feature_spec_.max_seq_len
         start = hist.indptr[users]
         batch = {
             "hist": torch.from_numpy(gather_windows(hist.items, start, ends - 1, length)),
             "targets": torch.from_numpy(gather_windows(hist.items, start + 1, ends, length)),
         }
+        if inter.history_weights is not None:
+            weights = gather_windows(inter.history_weights, start + 1, ends, length, np.float32)
+            batch["target_weights"] = torch.from_numpy(weights)
         for name, table in self.feature_spec_.user_table_.items():
             batch[f"user:{name}"] = torch.from_numpy(table[users])
         return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
@@ -575,9 +579,13 @@ class TorchMatcher(BaseMatcher):
         if "targets" in batch:  # a window: every position predicts the next item
             valid = batch["targets"] > 0  # [W, L]
             states = module.sequence_forward(batch, valid)  # [P, D], P = valid positions
-            loss = self._loss(module, states, batch["targets"][valid], batch, rng)
-            if ddp.world()[1] > 1:  # ranks hold different numbers of positions
-                loss = loss * ddp.share_of_rows(int(valid.sum()), loss.device)
+            rows = {}
+            if "target_weights" in batch:  # each position weighs as its target's row
+                rows["weight"] = batch["target_weights"][valid]  # [P]
+            loss = self._loss(module, states, batch["targets"][valid], rows, rng)
+            if ddp.world()[1] > 1:  # ranks hold different numbers of positions (weight)
+                share = rows["weight"].sum() if rows else valid.sum()
+                loss = loss * ddp.share_of_rows(float(share), loss.device)
             return loss
         user = module.user_forward(batch)  # [B, D] or [B, M, D]
         return self._loss(module, user, batch["pos"], batch, rng)
@@ -587,8 +595,9 @@ class TorchMatcher(BaseMatcher):
         ``pos_vec`` when the caller already has them) and the negatives."""
         if pos_vec is None:
             pos_vec = module.item_forward(pos)  # [B, D]
-        if self.negatives == "all" and self.mode == "listwise" and "weight" not in batch:
-            # full softmax over the catalogue: plain cross-entropy
+        weight = batch.get("weight")
+        if self.negatives == "all" and self.mode == "listwise":
+            # full softmax over the catalogue: plain (weighted) cross-entropy
             if hasattr(module, "all_items"):  # a plain item table: a view, no gather
                 items = module.all_items(N_RESERVED)
             else:
@@ -598,10 +607,9 @@ class TorchMatcher(BaseMatcher):
             l2 = self._l2(user, pos_vec)  # of the real rows, before any padding
             target = pos - N_RESERVED
             if _cpu_autocast(user):  # few distinct shapes: see _pad_rows
-                user, target = _pad_rows(user, target)
+                user, target, weight = _pad_rows(user, target, weight)
             # cross_entropy(user @ items.T / temperature) without [P, n_items] in memory
-            return softmax_loss(user, items, target, self.temperature) + l2
-        weight = batch.get("weight")
+            return softmax_loss(user, items, target, self.temperature, weight) + l2
         if (
             self.negatives == "in_batch"
             and self.mode == "listwise"
@@ -743,6 +751,7 @@ def _trim_padding(batch: dict) -> dict:
         return batch
     first = int(used.nonzero()[0, 0])
     batch = dict(batch, hist=hist[:, first:])
-    if "targets" in batch:
-        batch["targets"] = batch["targets"][:, first:]
+    for key in ("targets", "target_weights"):  # aligned with the history's positions
+        if key in batch:
+            batch[key] = batch[key][:, first:]
     return batch

@@ -1,7 +1,8 @@
 """Full-softmax cross-entropy over the catalogue without its ``[P, N]`` logits in memory.
 
 ``softmax_loss(user, items, target, temperature)`` is
-``F.cross_entropy(user @ items.T / temperature, target, ignore_index=-100)``: the loss of
+``F.cross_entropy(user @ items.T / temperature, target, ignore_index=-100)`` (with
+``weight``, the weighted mean of the rows' losses): the loss of
 the sequence models with ``negatives="all"``. Written that way, every step materialises
 the ``[P, N]`` logits, their log-softmax and its gradient: for SASRec on MovieLens
 (2,560 positions x 1,683 items) three 17 MB tensors a step, each written and read from
@@ -48,7 +49,7 @@ def _autocast_dtype(device: str) -> torch.dtype | None:
 
 class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, user, items, target, temperature):  # [P, D], [N, D], [P] -> []
+    def forward(ctx, user, items, target, temperature, weight):  # [P, D], [N, D], [P] -> []
         device = user.device.type
         mm_dtype = _autocast_dtype(device)
         with torch.autocast(device, enabled=False):
@@ -58,7 +59,9 @@ class _SoftmaxLoss(torch.autograd.Function):
             if mm_dtype is not None and user.dtype != torch.float64:  # autocast skips float64
                 u, i = u.to(mm_dtype), items.to(mm_dtype)
             acc = torch.promote_types(user.dtype, torch.float32)  # softmax dtype
-            valid = (target != IGNORE).to(acc)  # [P]
+            valid = (target != IGNORE).to(acc)  # [P]: each row's weight in the mean
+            if weight is not None:
+                valid = valid * weight.to(acc)
             n_valid = valid.sum()
             grad_user = torch.empty(user.shape, dtype=u.dtype, device=user.device)
             grad_items = torch.zeros(items.shape, dtype=acc, device=user.device)
@@ -86,21 +89,26 @@ class _SoftmaxLoss(torch.autograd.Function):
                     grad_items.addmm_(probs.T, u_b)  # [N, D]: u_b carries the scale
                 else:  # products in a lower precision, accumulated in float32
                     grad_items += probs.T @ u_b
+            # the mean's denominator: NaN loss and zero gradients with no row counted, as
+            # torch's; a weighted sum of zero gives zero, as the other losses' weighted mean
+            if weight is not None:
+                n_valid = n_valid.clamp_min(1e-12)
             loss = total / n_valid
             ctx.save_for_backward(grad_user, grad_items, n_valid)
-            ctx.scale, ctx.user_dtype = scale, user.dtype
+            ctx.scale, ctx.user_dtype, ctx.weighted = scale, user.dtype, weight is not None
         return loss
 
     @staticmethod
     @once_differentiable  # the gradients were computed in forward: no second order
     def backward(ctx, grad):  # [] -> gradients of user, items
         grad_user, grad_items, n_valid = ctx.saved_tensors
-        factor = grad / n_valid.clamp_min(1)  # no row counted: zero gradients, as torch's
+        # no row counted: zero gradients, as torch's (weighted: clamped in forward)
+        factor = grad / (n_valid if ctx.weighted else n_valid.clamp_min(1))
         g_user = None
         if ctx.needs_input_grad[0]:
             g_user = (grad_user.to(factor.dtype) * (factor * ctx.scale)).to(ctx.user_dtype)
         g_items = (grad_items * factor) if ctx.needs_input_grad[1] else None
-        return g_user, g_items, None, None
+        return g_user, g_items, None, None, None
 
 
 def _check_targets(target: torch.Tensor, n_items: int) -> None:
@@ -113,7 +121,11 @@ def _check_targets(target: torch.Tensor, n_items: int) -> None:
 
 
 def softmax_loss(
-    user: torch.Tensor, items: torch.Tensor, target: torch.Tensor, temperature: float = 1.0
+    user: torch.Tensor,
+    items: torch.Tensor,
+    target: torch.Tensor,
+    temperature: float = 1.0,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean cross-entropy of ``user @ items.T / temperature`` against ``target``.
 
@@ -126,6 +138,10 @@ def softmax_loss(
     target : Tensor
         ``[P]`` int64 column of each row's positive; ``-100`` rows are ignored.
     temperature : float, default 1.0
+    weight : Tensor, optional
+        ``[P]`` non-negative weight of each row: the loss is then
+        ``sum(weight * loss) / sum(weight)`` over the rows not ignored (0 when the
+        weights sum to 0).
 
     Returns
     -------
@@ -141,6 +157,10 @@ def softmax_loss(
     if target.device.type == "cpu":  # on CUDA the gather asserts; a check would stall steps
         _check_targets(target, items.shape[0])
     if not torch.is_grad_enabled():  # no gradient wanted: the plain loss is cheaper
-        logits = user @ items.T
-        return F.cross_entropy(logits / temperature, target, ignore_index=IGNORE)
-    return _SoftmaxLoss.apply(user, items, target, float(temperature))
+        logits = user @ items.T / temperature
+        if weight is None:
+            return F.cross_entropy(logits, target, ignore_index=IGNORE)
+        per_row = F.cross_entropy(logits, target, ignore_index=IGNORE, reduction="none")
+        weight = weight.to(per_row.dtype) * (target != IGNORE)
+        return (per_row * weight).sum() / weight.sum().clamp_min(1e-12)
+    return _SoftmaxLoss.apply(user, items, target, float(temperature), weight)
