@@ -66,10 +66,13 @@ def plot_training_curves(estimator, ax=None, *, title: str | None = None):
     return ax
 
 
+_DEFAULT_KS = (1, 5, 10, 20, 50, 100)
+
+
 def plot_recall_at_k(
     estimators: Mapping[str, object] | Sequence[object],
     X_test,
-    ks: Sequence[int] = (1, 5, 10, 20, 50, 100),
+    ks: Sequence[int] | None = None,
     ax=None,
 ):
     """Recall@k against k for several fitted estimators on the same held-out interactions.
@@ -80,7 +83,9 @@ def plot_recall_at_k(
         A list is labelled by class names.
     X_test : DataFrame
         Held-out interactions (user and item columns of the fitted FeatureSpec).
-    ks : sequence of int, default (1, 5, 10, 20, 50, 100)
+    ks : sequence of int, optional
+        Default: those of 1, 5, 10, 20, 50 and 100 within the smallest catalogue of the
+        estimators (the catalogue's size when it has fewer than 5 items).
     ax : matplotlib Axes, optional
 
     Returns
@@ -93,6 +98,8 @@ def plot_recall_at_k(
         estimators = _labelled(list(estimators))
     if not estimators:
         raise ValueError("plot_recall_at_k needs at least one fitted estimator.")
+    if ks is None:
+        ks = _default_ks(estimators.values())
     bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, Integral) or k < 1]
     if bad or not len(ks):
         raise ValueError(f"ks must be positive integers; got {format_values(bad or ks)}.")
@@ -110,6 +117,17 @@ def plot_recall_at_k(
     ax.set_ylabel("Recall@k")
     ax.legend(loc="best")
     return ax, recalls
+
+
+def _default_ks(estimators) -> list[int]:
+    """1, 5, 10, 20, 50, 100 up to the smallest catalogue (its size if under 5)."""
+    sizes = []
+    for est in estimators:
+        final = est[-1] if hasattr(est, "steps") else est  # a Pipeline: its model
+        if isinstance(getattr(final, "n_items_", None), Integral):
+            sizes.append(int(final.n_items_))
+    n_items = min(sizes, default=100)
+    return [k for k in _DEFAULT_KS if k <= n_items] or [max(n_items, 1)]
 
 
 def _labelled(estimators: list) -> dict:

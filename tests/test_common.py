@@ -188,6 +188,10 @@ def test_bad_input_errors(cls, fitted, split):
         est.recommend(["u0"], k=0)
     with pytest.raises(TypeError, match="k must be"):
         est.recommend(["u0"], k=2.5)
+    with pytest.raises(ValueError, match=r"filter_seen must be True or False, got 'no'"):
+        est.recommend(["u0"], filter_seen="no")
+    with pytest.raises(ValueError, match="return_scores must be True or False"):
+        est.recommend(["u0"], return_scores=0)
     with pytest.raises(TypeError, match="DataFrame"):
         make(cls).fit(train.to_numpy())
     with pytest.raises(DataError, match="empty"):

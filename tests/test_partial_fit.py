@@ -115,3 +115,13 @@ def test_partial_fit_refuses_a_changed_architecture_and_changes_nothing(name, ch
         est.set_params(**change).partial_fit(new)
     assert (est.n_items_, est.history_.items.size) == before[:2]
     np.testing.assert_array_equal(est.item_vectors_, before[2])
+
+
+def test_partial_fit_keeps_the_validation_scores_of_fit(parts):
+    """partial_fit holds nothing out: validation_scores_ stays fit's, one per fit epoch."""
+    old, new, _ = parts
+    est = YoutubeDNN(**{**FAST, "early_stopping": True, "n_epochs": 3}).fit(old)
+    scores = list(est.validation_scores_)
+    assert len(scores) == est.n_iter_ == len(est.loss_curve_)
+    est.partial_fit(new)
+    assert est.validation_scores_ == scores and len(est.loss_curve_) == len(scores) + 1

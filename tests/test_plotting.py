@@ -64,3 +64,23 @@ def test_recall_at_k_keeps_every_estimator_of_one_class(fitted):
     model, popularity, test = fitted
     _, recalls = plot_recall_at_k([popularity, model, popularity], test, ks=(5,))
     assert list(recalls) == ["Popularity (1)", "YoutubeDNN", "Popularity (2)"]
+
+
+def test_recall_at_k_default_ks_fit_the_smallest_catalogue(fitted):
+    from sklearn.pipeline import make_pipeline
+
+    from skmatch import FeatureSpec
+    from skmatch.datasets import make_interactions
+
+    model, popularity, test = fitted  # 200 items: every default k
+    _, recalls = plot_recall_at_k([model, popularity], test)
+    assert all(r.shape == (6,) for r in recalls.values())
+    small = make_interactions(n_users=40, n_items=30, random_state=1)
+    train, held = leave_last_out_split(small)
+    pipe = make_pipeline(FeatureSpec(), Popularity()).fit(train)
+    ax, recalls = plot_recall_at_k([pipe], held)  # 30 items: no k of 50 or 100
+    assert [int(t) for t in ax.get_xticks()] == [1, 5, 10, 20]
+    expected = evaluate(pipe, held, k=(1, 5, 10, 20))
+    np.testing.assert_allclose(
+        recalls["Pipeline"], [expected[f"recall@{k}"] for k in (1, 5, 10, 20)]
+    )

@@ -19,6 +19,7 @@ from skmatch.index import DeferredIndex, ExactIndex, make_index
 from skmatch.models._distributed import is_main_process
 from skmatch.models._incremental import combined_interactions, extend_spec
 from skmatch.models._merge import merge_interests
+from skmatch.models._params import check_bool
 from skmatch.models._query import (
     UserQuery,
     frame_labels,
@@ -288,6 +289,8 @@ class BaseMatcher(BaseEstimator):
         """
         self._check_fitted()
         k = self._check_k(k)
+        filter_seen = check_bool(filter_seen, "filter_seen")  # "no" must not mean True
+        return_scores = check_bool(return_scores, "return_scores")
         query = self._query(users)
         pos, scores = self._recommend_positions(
             query, k, filter_seen=filter_seen, exclude=exclude, candidates=candidates
