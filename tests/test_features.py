@@ -145,11 +145,16 @@ def test_handle_unknown_error_names_ids(frame):
         ),
         (lambda f: f.to_numpy(), TypeError, "DataFrame"),
         (lambda f: f.assign(timestamp=["a"] * 6), DataError, "numeric or datetime"),
+        (
+            lambda f: f.assign(weight=[1.0, -0.5, 2.0, 0.0, -1.0, 1.0]),
+            DataError,
+            r"'weight' has 2 negative value\(s\) at row position\(s\) \[1, 4\]",
+        ),
     ],
 )
 def test_bad_input_errors(frame, make, err, match):
     with pytest.raises(err, match=match):
-        FeatureSpec().fit(make(frame))
+        FeatureSpec().fit_transform(make(frame))
 
 
 def test_bad_params(frame):

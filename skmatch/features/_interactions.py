@@ -25,8 +25,8 @@ class Interactions:
         Event times (row positions when the frame had no time column).
     labels : ndarray of shape (n_rows,) float32 or None
         Explicit 0/1 labels, when the frame had a label column.
-    weights : ndarray of shape (n_rows,) float32 or None
-        Sample weights, when the frame had a weight column.
+    weights : ndarray of shape (n_rows,) float64 or None
+        Non-negative sample weights, when the frame had a weight column.
     user_features : dict of str -> ndarray
         Per-row encoded user-side features ((n,) int64 sparse, (n, T) int64
         multi-valued, (n,) float32 dense).

@@ -316,6 +316,12 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             labels = _as_float(X[self.label_col], self.label_col, allow_nan=False)
         if self.weight_col in X.columns:
             weights = _as_float(X[self.weight_col], self.weight_col, allow_nan=False)
+            if (weights < 0).any():  # a weighted mean needs non-negative weights
+                rows = np.flatnonzero(weights < 0)
+                raise DataError(
+                    f"Column {self.weight_col!r} has {rows.size} negative value(s) at row "
+                    f"position(s) {format_values(rows.tolist())}; weights must be >= 0."
+                )
         user_codes = self.encode_users(X[self.user_col])
         new_index, new_users = new_user_index(X[self.user_col], user_codes)
         return Interactions(

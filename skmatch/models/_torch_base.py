@@ -588,7 +588,14 @@ class TorchMatcher(BaseMatcher):
                 loss = loss * ddp.share_of_rows(float(share), loss.device)
             return loss
         user = module.user_forward(batch)  # [B, D] or [B, M, D]
-        return self._loss(module, user, batch["pos"], batch, rng)
+        return self._weight_share(self._loss(module, user, batch["pos"], batch, rng), batch)
+
+    def _weight_share(self, loss, batch):
+        """Under DDP with weighted rows: this rank's part of the weighted mean over every
+        rank's rows (unweighted, the ranks' batches are the same size)."""
+        if "weight" not in batch or ddp.world()[1] == 1:
+            return loss
+        return loss * ddp.share_of_rows(float(batch["weight"].sum()), loss.device)
 
     def _loss(self, module, user, pos, batch, rng, pos_vec=None) -> torch.Tensor:
         """Loss of user vectors ``[B, D]`` against positives ``pos`` (their item vectors

@@ -83,7 +83,7 @@ class _MultiInterest(TorchMatcher):
         pos_vec = module.item_forward(batch["pos"])  # [B, D]
         user = module.train_user(batch, pos_vec)  # [B, D]
         loss = self._loss(module, user, batch["pos"], batch, rng, pos_vec=pos_vec)
-        return loss + module.regularization()
+        return self._weight_share(loss, batch) + module.regularization()
 
     def _merge_interests(self, pos, scores, k):
         self._check_diversity(self.feature_spec_)

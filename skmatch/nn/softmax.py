@@ -146,8 +146,9 @@ def softmax_loss(
     Returns
     -------
     Tensor
-        The scalar mean over the rows not ignored (NaN when every row is, as torch's),
-        differentiable in ``user`` and ``items`` (first-order only).
+        The scalar mean over the rows not ignored (when every row is: NaN without
+        ``weight``, as torch's, 0 with it), differentiable in ``user`` and ``items``
+        (first-order only).
 
     Raises
     ------
