@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -201,9 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- commands
 def _fit(args: argparse.Namespace) -> None:
-    out_dir = Path(args.out).resolve().parent
-    if not out_dir.is_dir():  # checked before training, not after
-        raise FileNotFoundError(f"The folder of --out {args.out!r} does not exist: {out_dir}.")
+    out = Path(args.out).resolve()
+    if not out.parent.is_dir():  # checked before training, not after
+        raise FileNotFoundError(
+            f"The folder of --out {args.out!r} does not exist: {out.parent}."
+        )
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {args.out!r} is a folder; name the model file.")
+    if not os.access(out.parent, os.W_OK):
+        raise PermissionError(f"The folder of --out {args.out!r} is not writable: {out.parent}.")
     cls = resolve_model(args.model)
     params = parse_params(args.param, cls)
     time_col = args.time_col or None

@@ -205,6 +205,24 @@ def test_text_times_are_parsed_as_dates(tmp_path, capsys):
     assert out.splitlines()[1].startswith("a,1,3,")
 
 
+def test_text_times_with_changing_utc_offsets_are_one_timeline(tmp_path, capsys):
+    # offsets that differ between rows (a DST change): 11:30+00:00 is 11:30 UTC, after
+    # 12:00+02:00 (10:00 UTC), though its clock time is earlier
+    df = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "a"],
+            "item_id": [1, 2, 3],
+            "timestamp": ["2024-03-30 12:00+01:00", "2024-04-01 11:30+00:00",
+                          "2024-04-01 12:00+02:00"],
+        }
+    )  # fmt: skip
+    df.to_csv(tmp_path / "events.csv", index=False)
+    code, _, err = _run(capsys, "fit --data", tmp_path / "events.csv",
+                        "--model popularity --out", tmp_path / "m.skm")  # fmt: skip
+    assert code == 0, err
+    assert load_model(tmp_path / "m.skm").history_.items.tolist() == [2, 4, 3]  # 1, 3, 2 in time
+
+
 def test_parquet_is_read_when_pandas_can(files, tmp_path, capsys):
     pytest.importorskip("pyarrow")
     files["train"].to_parquet(tmp_path / "train.parquet")
@@ -227,6 +245,9 @@ def test_params_are_parsed_as_json_else_text():
         "lr_schedule": None,
         "verbose": True,
     }
+    # Torch-RecHub's names, as the constructors accept them
+    aliases = parse_params(["n_epoch=4", "embedding_dim=8", "lr=0.01"], YoutubeDNN)
+    assert aliases == {"n_epochs": 4, "embed_dim": 8, "learning_rate": 0.01}
 
 
 def test_ids_take_the_type_of_the_vocabulary():
@@ -276,6 +297,12 @@ def test_input_file_errors_exit_2(files, tmp_path, capsys):
     code, _, err = _run(capsys, "fit --model Popularity --data", files["dir"] / "train.csv",
                         "--out", tmp_path / "no" / "m.skm")  # fmt: skip
     assert code == 2 and "does not exist" in err and "no/m.skm" in err
+    (tmp_path / "folder.skm").mkdir()
+    code, _, err = _run(capsys, "fit --model Popularity --data", files["dir"] / "train.csv",
+                        "--out", tmp_path / "folder.skm")  # fmt: skip
+    assert code == 2 and "is a folder" in err
+    assert list((tmp_path / "folder.skm").iterdir()) == []
+    assert not list(tmp_path.glob(".*.tmp*"))  # no temporary file left behind
     code, _, err = _run(capsys, "recommend --users 1 --model-file", files["dir"] / "train.csv")
     assert code == 2 and "not a readable skmatch model file" in err
 

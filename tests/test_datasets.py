@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import urllib.request
 import zipfile
@@ -153,6 +154,23 @@ def test_clear_data_home(tmp_path):
     assert not home.exists()
 
 
+def test_data_home_refuses_empty_paths_and_clear_refuses_cwd_home_and_root(
+    tmp_path, monkeypatch
+):
+    keep = tmp_path / "precious.txt"
+    keep.write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="empty path"):
+            clear_data_home(empty)
+        with pytest.raises(ValueError, match="empty path"):
+            get_data_home(empty)
+    for folder in (tmp_path, tmp_path.parent, Path.home(), Path(tmp_path.anchor)):
+        with pytest.raises(ValueError, match="Refusing to delete"):
+            clear_data_home(folder)
+    assert keep.read_text() == "keep me"
+
+
 # --- checksums, missing files, downloads ----------------------------------------------------
 
 
@@ -178,7 +196,9 @@ def test_corrupted_file_raises(tmp_path, name):
     path = home / "ml-100k" / name
     data = bytearray(path.read_bytes())
     data[10] ^= 0x01  # same size, one bit flipped: the cached digest must not be reused
+    stat = path.stat()
     path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the mtime restored
     expected = _movielens._ML100K_FILES[name]
     actual = hashlib.sha256(bytes(data)).hexdigest()
     with pytest.raises(DataError, match="Checksum mismatch") as info:

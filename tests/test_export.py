@@ -77,3 +77,7 @@ def test_export_errors(data, tmp_path):
     est = _fit(DSSM, data)
     with pytest.raises(ValueError, match="tower"):
         export_onnx(est, tmp_path / "d.onnx", tower="users")
+    for bad in (7, "18", 18.0, True):
+        with pytest.raises(ValueError, match=r"opset_version must be an integer >= 18"):
+            export_onnx(est, tmp_path / "d.onnx", opset_version=bad)
+    assert not (tmp_path / "d.onnx").exists()

@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, cross_validate
 
+from skmatch import FeatureSpec
 from skmatch.exceptions import DataError
 from skmatch.model_selection import LeaveLastOut, TemporalSplit, leave_last_out_split
 from skmatch.model_selection._split import last_n_mask
@@ -59,6 +60,43 @@ def test_leave_last_out_without_time_column_uses_row_order(df):
     with pytest.warns(UserWarning):
         _, test_none = _split(LeaveLastOut(time_col=None), df)
     np.testing.assert_array_equal(test_none, [3, 5])
+
+
+def test_labelled_data_holds_out_each_users_last_positives_and_what_follows():
+    # user a: t1 pos, t2 pos, t3 neg, t4 pos, t5 neg; user b: pos, neg; user c: neg only
+    df = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "a", "a", "c", "a", "b", "a"],
+            "item_id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "timestamp": [2, 1, 5, 3, 1, 1, 2, 4],
+            "label": [1, 1, 0, 0, 0, 1, 0, 1],
+        }
+    )
+    with pytest.warns(UserWarning, match=r"2 user\(s\) have at most n_test=1 positive"):
+        train, test = _split(LeaveLastOut(), df)
+    # a's last positive is item 8 (t4): it and the later negative (item 3, t5) are test
+    np.testing.assert_array_equal(test, [2, 7])
+    np.testing.assert_array_equal(train, [0, 1, 3, 4, 5, 6])
+    with pytest.warns(UserWarning):
+        _, test2 = _split(LeaveLastOut(n_test=2), df)
+    np.testing.assert_array_equal(test2, [0, 2, 3, 7])  # from a's 2nd-last positive (t2) on
+    with pytest.warns(UserWarning):  # label_col=None: every row an event, as before
+        _, plain = _split(LeaveLastOut(label_col=None), df)
+    np.testing.assert_array_equal(plain, [2, 6])
+    inter = FeatureSpec().fit_transform(df)
+    with pytest.warns(UserWarning):
+        _, from_inter = _split(LeaveLastOut(), inter)
+    np.testing.assert_array_equal(from_inter, test)
+    with pytest.raises(DataError, match=r"'label' has 1 missing or non-numeric.*\[2\]"):
+        _split(LeaveLastOut(), df.assign(label=[1, 1, "x", 0, 0, 1, 0, 1]))
+
+
+def test_a_misspelt_time_column_is_an_error_not_row_order(df):
+    for cv in (LeaveLastOut(time_col="ts"), TemporalSplit(0.5, time_col="ts")):
+        with pytest.raises(DataError, match=r"time_col='ts' is not a column of X"):
+            _split(cv, df)
+    with pytest.raises(DataError, match="time_col='ts'"):
+        leave_last_out_split(df, time_col="ts")
 
 
 def test_leave_last_out_datetime_times(df):
@@ -197,7 +235,8 @@ def test_temporal_split_validates_test_size(df, test_size, error):
 
 def test_repr_and_clone_params():
     assert repr(LeaveLastOut()) == (
-        "LeaveLastOut(n_test=1, user_col='user_id', time_col='timestamp', short_users='train')"
+        "LeaveLastOut(n_test=1, user_col='user_id', time_col='timestamp', label_col='label', "
+        "short_users='train')"
     )
     assert repr(TemporalSplit(0.1, time_col="t")) == "TemporalSplit(test_size=0.1, time_col='t')"
 

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skmatch import FeatureSpec
+from skmatch.exceptions import DataError
 from skmatch.metrics import evaluate, make_ranking_scorer
 from skmatch.model_selection import LeaveLastOut, leave_last_out_split
 from skmatch.models import Popularity
@@ -122,3 +123,9 @@ def test_held_out_rows_labelled_negative_are_not_relevant():
     assert evaluate(model, test, k=3)["recall@3"] == 1.0
     assert evaluate(model, model.feature_spec_.transform(test), k=3)["recall@3"] == 1.0
     assert evaluate(model, test.assign(label=1), k=3)["recall@3"] == pytest.approx(0.75)
+    for nothing, why in ((test.assign(label=0), "all 3 rows have 'label' <= 0"),
+                         (test.iloc[:0], "X has no rows")):  # fmt: skip
+        with pytest.raises(DataError, match=f"Nothing to evaluate: {why}"):
+            model.score(nothing)
+        with pytest.raises(DataError, match="Nothing to evaluate"):
+            evaluate(model, nothing, k=3)

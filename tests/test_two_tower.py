@@ -46,6 +46,23 @@ def test_early_stopping_restores_best_and_records_scores(split):
     assert model.best_epoch_ == int(np.argmax(model.validation_scores_)) + 1
 
 
+def test_early_stopping_holds_out_no_user_below_min_count(split):
+    from skmatch import FeatureSpec
+    from skmatch.features import OOV
+
+    train = split[0]
+    spec = FeatureSpec(min_count=35).fit(train)  # a good share of users fall below it
+    inter = spec.transform(train)
+    n_rare = np.unique(train["user_id"][inter.user_codes == OOV]).size
+    assert n_rare >= 10
+    model = YoutubeDNN(**{**FAST, "early_stopping": True}, feature_spec=spec)
+    model.feature_spec_ = spec
+    kept, (val_users, _) = model._split_validation(inter)
+    assert OOV not in set(val_users.tolist())  # no merged "user" of all the rare ones
+    assert (kept.user_codes == OOV).sum() == (inter.user_codes == OOV).sum()
+    assert val_users.size == np.unique(inter.user_codes[inter.user_codes != OOV]).size
+
+
 def test_nan_loss_stops_with_a_clear_error(split):
     model = YoutubeDNN(**{**FAST, "learning_rate": 1e30, "temperature": 1e-30})
     with pytest.raises(FloatingPointError, match=r"epoch 1.*learning_rate"):

@@ -164,5 +164,10 @@ def parse_times(frame: pd.DataFrame, time_col: str | None) -> pd.DataFrame:
     try:
         parsed = pd.to_datetime(values, format="mixed")
     except (TypeError, ValueError):
-        return frame  # left to FeatureSpec, whose error names the column
+        try:  # offsets that differ between rows (a DST change): one timeline, in UTC
+            parsed = pd.to_datetime(values, format="mixed", utc=True)
+        except (TypeError, ValueError):
+            return frame  # left to FeatureSpec, whose error names the column
+    if parsed.dtype == object:  # mixed offsets that pandas kept as separate objects
+        parsed = pd.to_datetime(values, format="mixed", utc=True)
     return frame.assign(**{time_col: parsed})

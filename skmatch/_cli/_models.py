@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from skmatch import models
 from skmatch.exceptions import format_values
 from skmatch.models import BaseMatcher
+from skmatch.models._init import ALIASES
 
 
 def model_classes() -> dict[str, type[BaseMatcher]]:
@@ -55,6 +56,7 @@ def parse_params(pairs: Sequence[str], cls: type[BaseMatcher]) -> dict:
                 "feature_spec cannot be set with --param: use --user-col, --item-col, "
                 "--time-col, --max-seq-len, --user-features and --item-features."
             )
+        key = ALIASES.get(key, key) if ALIASES.get(key) in defaults else key  # n_epoch=
         if key not in defaults:
             unknown.append(key)
             continue

@@ -19,9 +19,10 @@ __all__ = ["clear_data_home", "get_data_home"]
 _ENV_VAR = "SKMATCH_DATA_HOME"
 _CHUNK = 1 << 20
 
-# (resolved path, mtime_ns, size) -> sha256 hex digest of the file's content. A file that is
-# rewritten changes its mtime (and usually its size), so a stale digest is never reused.
-_DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
+# (resolved path, inode, size, mtime_ns, ctime_ns) -> sha256 hex digest of the file's
+# content. A rewritten file changes its ctime even when its mtime is restored, so a stale
+# digest is never reused.
+_DIGEST_CACHE: dict[tuple[str, int, int, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
 def _resolve_home(data_home: str | os.PathLike | None) -> Path:
     if data_home is None:
         data_home = os.environ.get(_ENV_VAR) or os.path.join("~", "skmatch_data")
+    if not os.fspath(data_home).strip():  # "" would be the working directory
+        raise ValueError(
+            "data_home is an empty path; pass a folder, or None for SKMATCH_DATA_HOME "
+            "(else ~/skmatch_data)."
+        )
     return Path(data_home).expanduser()
 
 
@@ -78,14 +84,28 @@ def clear_data_home(data_home: str | os.PathLike | None = None) -> None:
     ----------
     data_home : str or path-like, default=None
         The folder to delete; resolved as in :func:`get_data_home`.
+
+    Raises
+    ------
+    ValueError
+        If the folder is the working directory, the home directory, a filesystem root
+        or one of their ancestors: those are never a data home to delete.
     """
-    shutil.rmtree(get_data_home(data_home))
+    path = get_data_home(data_home).resolve()
+    guarded = {Path.cwd().resolve(), Path.home().resolve(), Path(path.anchor)}
+    if any(path == g or path in g.parents for g in guarded):
+        raise ValueError(
+            f"Refusing to delete {path}: it is the working directory, the home directory, a "
+            "filesystem root or an ancestor of one. Pass the data folder itself."
+        )
+    shutil.rmtree(path)
 
 
 def _sha256(path: Path) -> str:
-    """Return the sha256 hex digest of ``path``, cached by path, mtime and size."""
+    """Return the sha256 hex digest of ``path``, cached by path, inode, size, mtime and
+    ctime (an in-place edit that restores the mtime still changes the ctime)."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     digest = _DIGEST_CACHE.get(key)
     if digest is None:
         hasher = hashlib.sha256()
@@ -162,6 +182,10 @@ def _fetch(
     whose members ``<archive_folder>/<name>`` are extracted into ``<data_home>/<folder>``.
     Every file with a known hash is verified before it is returned.
     """
+    if not isinstance(download_if_missing, bool):  # "no" must not download
+        raise TypeError(
+            f"download_if_missing must be True or False, got {download_if_missing!r}."
+        )
     try:
         home = get_data_home(data_home)
     except OSError as exc:

@@ -18,7 +18,7 @@ def make_interactions(
     n_items: int = 500,
     n_interests: int = 5,
     *,
-    interests_per_user: tuple[int, int] = (1, 2),
+    interests_per_user: tuple[int, int] | None = None,
     seq_len: tuple[int, int] = (20, 60),
     p_transition: float = 0.6,
     p_switch: float = 0.1,
@@ -61,8 +61,9 @@ def make_interactions(
         Number of items (>= ``n_interests``).
     n_interests : int, default=5
         Number of item clusters (>= 1).
-    interests_per_user : tuple of (int, int), default=(1, 2)
-        Inclusive range of the number of interests per user, within [1, ``n_interests``].
+    interests_per_user : tuple of (int, int), optional
+        Inclusive range of the number of interests per user, within [1, ``n_interests``];
+        default ``(1, min(2, n_interests))``.
     seq_len : tuple of (int, int), default=(20, 60)
         Inclusive range of the number of interactions per user (>= 1).
     p_transition : float, default=0.6
@@ -95,6 +96,8 @@ def make_interactions(
     _check_int("n_users", n_users, 1)
     _check_int("n_interests", n_interests, 1)
     _check_int("n_items", n_items, n_interests, f"n_interests={n_interests}")
+    if interests_per_user is None:  # (1, 2), within the interests there are
+        interests_per_user = (1, min(2, n_interests))
     k_low, k_high = _check_range("interests_per_user", interests_per_user, 1, n_interests)
     len_low, len_high = _check_range("seq_len", seq_len, 1, None)
     p_transition = _check_float("p_transition", p_transition, 0.0, 1.0)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from skmatch.features._vocab import N_RESERVED
-from skmatch.models._params import check_choice
+from skmatch.models._params import check_choice, check_int
 from skmatch.models._torch_base import TorchMatcher
 
 OPSET = 18
@@ -137,6 +137,8 @@ def export_onnx(
         Where to write the ``.onnx`` file (parent folders are created).
     tower : {"user", "item"}, default "user"
     opset_version : int, default 18
+        The ONNX opset of the file: 18 (the lowest torch's exporter writes) or a later
+        one it supports; any other request is refused rather than silently changed.
 
     Returns
     -------
@@ -151,6 +153,7 @@ def export_onnx(
     """
     _check_exportable(estimator)
     check_choice(tower, "tower", ("user", "item"))
+    opset_version = check_int(opset_version, "opset_version", low=OPSET)
     try:
         import onnx  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the onnx extra is installed in tests
@@ -211,3 +214,12 @@ def _export(wrapper, args: tuple, names: list[str], output: str, path: Path, ops
             verbose=False,
         )
     program.save(os.fspath(path))
+    import onnx
+
+    written = {o.domain: o.version for o in onnx.load(os.fspath(path)).opset_import}.get("")
+    if written != opset:  # the exporter may fall back to another opset: refuse the file
+        path.unlink()
+        raise ValueError(
+            f"opset_version={opset} is not supported by this torch's ONNX exporter (it wrote "
+            f"opset {written}); pass opset_version={written} or another opset it supports."
+        )

@@ -2,10 +2,12 @@
 
 The splitters yield positional row indices ``(train, test)``, like every scikit-learn
 splitter, so they work as ``cv=`` in :class:`~sklearn.model_selection.GridSearchCV` and
-:func:`~sklearn.model_selection.cross_validate`. ``X`` is a raw DataFrame of interactions
-(one row per event) or an ``Interactions`` object (anything with ``user_codes`` and
-``times`` attributes). Time order is ``(time, row position)``: among equal times a later row
-is later. Without a time column, row order is the time.
+:func:`~sklearn.model_selection.cross_validate` over a raw DataFrame of interactions (one
+row per event). ``split`` also takes an ``Interactions`` object (anything with
+``user_codes`` and ``times`` attributes), whose rows :meth:`Interactions.subset` takes;
+scikit-learn's search tools index ``X`` themselves, so give them the DataFrame. Time
+order is ``(time, row position)``: among equal times a later row is later. Without a
+time column, row order is the time.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
     if users.ndim != 1:
         raise ValueError(f"user_codes must be 1-D, got shape {users.shape}.")
     n_rows = users.shape[0]
-    if users.dtype.kind in "iu" and (n_rows == 0 or users.min() >= 0):
+    small = users.dtype.kind in "iu" and (n_rows == 0 or 0 <= users.min() <= users.max())
+    if small and (n_rows == 0 or users.max() <= 2 * n_rows):  # bincount over them is cheap
         codes = users.astype(np.int64, copy=False)
     else:
         codes, _ = pd.factorize(users, use_na_sentinel=False)
@@ -104,6 +107,29 @@ def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
     mask = np.empty(n_rows, dtype=bool)
     mask[order] = from_end <= n
     return mask
+
+
+def _positive_rows(X: Any, label_col: str | None) -> np.ndarray:
+    """Rows that are events (label > 0); all rows without labels."""
+    if not isinstance(X, pd.DataFrame):
+        labels = getattr(X, "labels", None)
+        n_rows = _interaction_users(X).shape[0]
+    else:
+        labels = None if label_col is None or label_col not in X.columns else X[label_col]
+        n_rows = len(X)
+        if labels is not None:
+            values = pd.to_numeric(labels, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            bad = np.isnan(values)
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                raise DataError(
+                    f"Column {label_col!r} has {rows.size} missing or non-numeric value(s) "
+                    f"at row position(s) {format_values(rows.tolist())}."
+                )
+            labels = values
+    if labels is None:
+        return np.ones(n_rows, dtype=bool)
+    return np.asarray(labels) > 0
 
 
 def _interaction_users(X: Any) -> np.ndarray:
@@ -144,6 +170,11 @@ def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: s
     times = None
     if time_col is not None and time_col in X.columns:
         times = check_times(X[time_col], time_col)
+    elif time_col is not None and time_col != "timestamp":  # as FeatureSpec: only the
+        raise DataError(  # default may be absent (then row order is time order)
+            f"{name}: time_col={time_col!r} is not a column of X (columns: "
+            f"{format_values(list(X.columns), 10)}). Pass time_col=None to use row order."
+        )
     return users, times, len(X)
 
 
@@ -179,6 +210,12 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
     is later. When ``time_col`` is not a column of ``X`` (or is None), row order is the time.
     This is the default evaluation protocol of skmatch.
 
+    With a label column (rows labelled ``<= 0`` are explicit negatives), the held-out
+    events are each user's last ``n_test`` *positive* rows, and the user's rows from the
+    first of them on (the negatives among them included) are test rows: no user is left
+    without a relevant test item, and no later event leaks into train. Evaluation ignores
+    the negatives of the test rows, as the models' early-stopping hold-out does.
+
     Parameters
     ----------
     n_test : int, default=1
@@ -186,10 +223,15 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
     user_col : str, default="user_id"
         Column holding the user ids (ignored for an ``Interactions`` object).
     time_col : str or None, default="timestamp"
-        Column holding the event times (numeric or datetime). Row order is used when the
-        column is absent or ``time_col`` is None.
+        Column holding the event times (numeric or datetime). Row order is used when
+        ``time_col`` is None, or when the default ``"timestamp"`` is absent; another
+        name that is not a column raises a ``DataError``.
+    label_col : str or None, default="label"
+        Column of explicit labels, used when present (as ``FeatureSpec.label_col``); an
+        ``Interactions`` object's labels are used. None: every row is a positive.
     short_users : {"train", "drop", "error"}, default="train"
-        What to do with users that have ``<= n_test`` interactions and so cannot be split:
+        What to do with users that have ``<= n_test`` (positive) interactions and so cannot
+        be split:
         ``"train"`` keeps all their rows in train, ``"drop"`` leaves their rows out of both
         sides (both warn with a :class:`UserWarning` naming how many users and the first
         ids), ``"error"`` raises a :class:`ValueError`.
@@ -207,8 +249,9 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
     ...                    "item_id": [10, 11, 10, 12, 13],
     ...                    "timestamp": [1, 5, 2, 3, 9]})
     >>> cv = LeaveLastOut()
-    >>> cv
-    LeaveLastOut(n_test=1, user_col='user_id', time_col='timestamp', short_users='train')
+    >>> cv  # doctest: +NORMALIZE_WHITESPACE
+    LeaveLastOut(n_test=1, user_col='user_id', time_col='timestamp', label_col='label',
+                 short_users='train')
     >>> train, test = next(cv.split(df))
     >>> train, test
     (array([0, 2, 3]), array([1, 4]))
@@ -220,11 +263,13 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         *,
         user_col: str = "user_id",
         time_col: str | None = "timestamp",
+        label_col: str | None = "label",
         short_users: str = "train",
     ) -> None:
         self.n_test = n_test
         self.user_col = user_col
         self.time_col = time_col
+        self.label_col = label_col
         self.short_users = short_users
 
     def _masks(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -236,17 +281,31 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
             )
         if self.user_col is None and not hasattr(X, "user_codes"):
             raise ValueError("user_col must name the user column, got None.")
-        users, times, _ = _users_and_times(X, self.user_col, self.time_col, "LeaveLastOut")
+        users, times, n_rows = _users_and_times(X, self.user_col, self.time_col, "LeaveLastOut")
+        positive = _positive_rows(X, self.label_col)
         codes, uniques = pd.factorize(users, use_na_sentinel=False)
-        counts = np.bincount(codes)
+        counts = np.bincount(codes[positive], minlength=uniques.size)  # positives per user
         short_row = counts[codes] <= n_test
-        test = last_n_mask(codes, times, n_test) & ~short_row
+        if positive.all():
+            test = last_n_mask(codes, times, n_test) & ~short_row
+        else:  # from each user's n_test-th last positive on, negatives included
+            rows = np.arange(n_rows)
+            keys = (rows,) if times is None else (rows, _time_ranks(times))
+            rank = np.empty(n_rows, dtype=np.int64)
+            rank[np.lexsort((*keys, codes))] = rows  # position in (user, time, row) order
+            held = np.flatnonzero(positive)  # increasing: row order kept for ties
+            held_times = None if times is None else np.asarray(times)[held]
+            held = held[last_n_mask(codes[held], held_times, n_test)]
+            cut = np.full(uniques.size, n_rows, dtype=np.int64)
+            np.minimum.at(cut, codes[held], rank[held])
+            test = (rank >= cut[codes]) & ~short_row
         train = ~test
         if short_row.any():
             n_short = int((counts <= n_test).sum())
             what, short_ids = _shown_ids(X, np.asarray(uniques)[counts <= n_test][:6])
+            kind = "interaction(s)" if positive.all() else "positive interaction(s)"
             message = (
-                f"{n_short} user(s) have at most n_test={n_test} interaction(s) and "
+                f"{n_short} user(s) have at most n_test={n_test} {kind} and "
                 f"cannot be split ({what} {format_values(short_ids)})"
             )
             if self.short_users == "error":
@@ -389,6 +448,7 @@ def leave_last_out_split(
     *,
     user_col: str = "user_id",
     time_col: str | None = "timestamp",
+    label_col: str | None = "label",
     short_users: str = "train",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a DataFrame of interactions into train and test by :class:`LeaveLastOut`.
@@ -402,7 +462,11 @@ def leave_last_out_split(
     user_col : str, default="user_id"
         Column holding the user ids.
     time_col : str or None, default="timestamp"
-        Column holding the event times; row order is used when absent or None.
+        Column holding the event times; row order is used when None or when the default
+        ``"timestamp"`` is absent (another missing name is an error).
+    label_col : str or None, default="label"
+        Explicit labels, used when present: the held-out events are positives, see
+        :class:`LeaveLastOut`.
     short_users : {"train", "drop", "error"}, default="train"
         Handling of users with ``<= n_test`` interactions, see :class:`LeaveLastOut`.
 
@@ -423,6 +487,9 @@ def leave_last_out_split(
     3       b        4
     """
     X = check_frame(X)
-    cv = LeaveLastOut(n_test, user_col=user_col, time_col=time_col, short_users=short_users)
+    cv = LeaveLastOut(
+        n_test, user_col=user_col, time_col=time_col, label_col=label_col,
+        short_users=short_users,
+    )  # fmt: skip
     train, test = next(cv.split(X))
     return X.iloc[train], X.iloc[test]

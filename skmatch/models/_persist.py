@@ -111,8 +111,12 @@ def save_model(est, path) -> None:
     }
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # no half-written temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_model(path, expected=None):

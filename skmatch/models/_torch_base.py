@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from skmatch.features._history import UserHistory, gather_windows
-from skmatch.features._vocab import N_RESERVED
+from skmatch.features._vocab import N_RESERVED, OOV
 from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.model_selection._split import last_n_mask
@@ -291,9 +291,11 @@ class TorchMatcher(BaseMatcher):
         self.item_vectors_ = self._compute_item_vectors(module, device)
 
     def _split_validation(self, inter):
-        """Hold out every user's last positive event (users with >= 2 of them)."""
+        """Hold out every user's last positive event (users with >= 2 of them; not the
+        users outside the vocabulary, below ``min_count``: they share one code and have
+        no history, so their rows all stay in training)."""
         positive = np.ones(len(inter), bool) if inter.labels is None else inter.labels > 0
-        rows = np.flatnonzero(positive)
+        rows = np.flatnonzero(positive & (inter.user_codes != OOV))
         last = last_n_mask(inter.user_codes[rows], inter.times[rows], 1)
         n_pos = np.bincount(inter.user_codes[rows], minlength=inter.history.n_users)
         held = rows[last & (n_pos[inter.user_codes[rows]] >= 2)]

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 
-from skmatch.exceptions import NotFittedError, UnknownIdError, format_values
+from skmatch.exceptions import DataError, NotFittedError, UnknownIdError, format_values
 from skmatch.features import FeatureSpec, Interactions
 from skmatch.features._interactions import key_ids, user_keys
 from skmatch.features._spec import new_user_index
@@ -391,8 +391,19 @@ class BaseMatcher(BaseEstimator):
         else:
             raise TypeError(f"X must be a DataFrame or Interactions, got {type(X).__name__}.")
         labels = frame_labels(spec, X)
+        n_rows = users.size
         if labels is not None:  # rows labelled <= 0 are explicit negatives: not relevant
             users, items, unseen = users[labels > 0], items[labels > 0], unseen[labels > 0]
+        if users.size == 0:
+            why = (
+                f"all {n_rows} rows have {spec.label_col!r} <= 0 (explicit negatives)"
+                if n_rows
+                else "X has no rows"
+            )
+            raise DataError(
+                f"Nothing to evaluate: {why}. Held-out interactions need at least one "
+                "positive row (a relevant item) to rank."
+            )
         uniq, inverse = np.unique(users, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         bounds = np.cumsum(np.bincount(inverse, minlength=uniq.size))[:-1]

@@ -54,6 +54,8 @@ def check_times(values: pd.Series, column: str) -> np.ndarray:
     """Turn a time column into int64/float64 numbers that sort like the times."""
     check_no_missing(values, column)
     if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dtype, "tz", None) is not None:  # aware: the UTC instants
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return values.to_numpy().astype("datetime64[ns]").astype(np.int64)
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         raise DataError(
