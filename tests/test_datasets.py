@@ -523,3 +523,12 @@ def test_make_interactions_without_structure_is_not_predictable():
     )
     hit_model, _ = _hit_rates_last_item(df)
     assert hit_model < 0.15
+
+
+def test_make_interactions_with_one_interest_and_bool_download_flag(tmp_path):
+    df = make_interactions(n_users=5, n_items=10, n_interests=1, random_state=0)
+    assert df["category"].nunique() == 1 and df["user_id"].nunique() == 5
+    for loader in (load_movielens, load_amazon_beauty):
+        with pytest.raises(TypeError, match="download_if_missing must be True or False"):
+            loader(data_home=tmp_path, download_if_missing="no")
+    assert not any(tmp_path.iterdir())  # nothing downloaded

@@ -240,3 +240,18 @@ def test_more_values_than_seen_in_fit_are_dropped_with_a_warning(frame):
     with pytest.warns(UserWarning, match=r"1 row\(s\) hold more than the 3 values"):
         inter = spec.transform(frame.assign(genres=["A|B|C|D"] + ["A"] * 5))
     assert len(inter) == 6
+
+
+def test_tz_aware_times_order_by_the_utc_instant():
+    import warnings
+
+    times = pd.to_datetime(
+        ["2024-04-01 12:00+02:00", "2024-04-01 11:30+00:00", "2024-03-30 12:00+01:00"],
+        format="mixed",
+        utc=True,
+    ).tz_convert("Europe/Berlin")
+    df = pd.DataFrame({"user_id": ["a"] * 3, "item_id": [1, 2, 3], "timestamp": times})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's timezone warning included
+        inter = FeatureSpec().fit_transform(df)
+    assert inter.history.items.tolist() == [4, 2, 3]  # items 3, 1, 2 in UTC order
