@@ -206,29 +206,40 @@ def test_scratch_buffers_are_reused_per_thread_only_inside_reuse():
     assert scratch.buffer((10, 10), like).data_ptr() != c.data_ptr()
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch, device):
-    import torch.nn.functional as F
-
+def _softmax_case(monkeypatch, device, seed):
+    """300 float64 rows against 7 items in 128-row blocks (2 and a part), every 5th row
+    ignored: (softmax module, user, items, target, generator)."""
     from skmatch.nn import softmax
 
-    monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)  # 128-row blocks: 2 and a part
+    monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)
     monkeypatch.setattr(softmax, "_CUDA_BLOCK_ELEMENTS", 128 * 7)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     user = torch.randn(300, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
     items = torch.randn(7, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
     target = torch.randint(0, 7, (300,), generator=g).to(device)
     target[::5] = -100  # ignored rows
+    return softmax, user, items, target, g
+
+
+def _assert_same_loss_and_grads(ours, ref, params):
+    torch.testing.assert_close(ours, ref)
+    for a, b in zip(
+        torch.autograd.grad(3 * ours, params, retain_graph=True),
+        torch.autograd.grad(3 * ref, params, retain_graph=True),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch, device):
+    import torch.nn.functional as F
+
+    softmax, user, items, target, _ = _softmax_case(monkeypatch, device, 0)
     for temperature in (1.0, 0.3):
         ours = softmax.softmax_loss(user, items, target, temperature)
         ref = F.cross_entropy(user @ items.T / temperature, target, ignore_index=-100)
-        torch.testing.assert_close(ours, ref)
-        for a, b in zip(
-            torch.autograd.grad(3 * ours, [user, items]),
-            torch.autograd.grad(3 * ref, [user, items]),
-            strict=True,
-        ):
-            torch.testing.assert_close(a, b)
+        _assert_same_loss_and_grads(ours, ref, [user, items])
     with torch.no_grad():
         torch.testing.assert_close(softmax.softmax_loss(user, items, target, 0.3), ref.detach())
 
@@ -237,15 +248,8 @@ def test_softmax_loss_equals_cross_entropy_and_its_gradients(monkeypatch, device
 def test_weighted_softmax_loss_is_the_weighted_mean_with_its_gradients(monkeypatch, device):
     import torch.nn.functional as F
 
-    from skmatch.nn import softmax
-
-    monkeypatch.setattr(softmax, "_BLOCK_ELEMENTS", 128 * 7)  # 128-row blocks: 2 and a part
-    monkeypatch.setattr(softmax, "_CUDA_BLOCK_ELEMENTS", 128 * 7)
-    g = torch.Generator().manual_seed(3)
-    user = torch.randn(300, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
-    items = torch.randn(7, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
-    target = torch.randint(0, 7, (300,), generator=g).to(device)
-    target[::5] = -100  # ignored rows: their weight does not count
+    softmax, user, items, target, g = _softmax_case(monkeypatch, device, 3)  # ignored rows:
+    # their weight does not count
     for weight in (
         torch.rand(300, generator=g, dtype=torch.float64) * 0.01,  # sums to under 1
         torch.rand(300, generator=g, dtype=torch.float64) * 5,
@@ -257,13 +261,7 @@ def test_weighted_softmax_loss_is_the_weighted_mean_with_its_gradients(monkeypat
         )
         kept = weight * (target != -100)
         ref = (per_row * kept).sum() / kept.sum()
-        torch.testing.assert_close(ours, ref)
-        for a, b in zip(
-            torch.autograd.grad(2 * ours, [user, items]),
-            torch.autograd.grad(2 * ref, [user, items]),
-            strict=True,
-        ):
-            torch.testing.assert_close(a, b)
+        _assert_same_loss_and_grads(ours, ref, [user, items])
         with torch.no_grad():
             torch.testing.assert_close(
                 softmax.softmax_loss(user, items, target, 0.3, weight), ref.detach()

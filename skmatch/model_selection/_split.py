@@ -24,6 +24,7 @@ from sklearn.model_selection import BaseCrossValidator
 
 from skmatch.exceptions import DataError, format_values
 from skmatch.features._interactions import key_ids
+from skmatch.features._spec import _as_float
 from skmatch.utils._checks import check_frame, check_k, check_no_missing, check_times
 
 __all__ = ["LeaveLastOut", "TemporalSplit", "leave_last_out_split"]
@@ -115,18 +116,10 @@ def _positive_rows(X: Any, label_col: str | None) -> np.ndarray:
         labels = getattr(X, "labels", None)
         n_rows = _interaction_users(X).shape[0]
     else:
-        labels = None if label_col is None or label_col not in X.columns else X[label_col]
+        labels = None
         n_rows = len(X)
-        if labels is not None:
-            values = pd.to_numeric(labels, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-            bad = np.isnan(values)
-            if bad.any():
-                rows = np.flatnonzero(bad)
-                raise DataError(
-                    f"Column {label_col!r} has {rows.size} missing or non-numeric value(s) "
-                    f"at row position(s) {format_values(rows.tolist())}."
-                )
-            labels = values
+        if label_col is not None and label_col in X.columns:  # parsed as FeatureSpec does
+            labels = _as_float(X[label_col], label_col, allow_nan=False)
     if labels is None:
         return np.ones(n_rows, dtype=bool)
     return np.asarray(labels) > 0
