@@ -134,8 +134,9 @@ class DSSM(_TwoTower):
 class FaceBookDSSM(DSSM):
     __doc__ = f"""Embedding-based retrieval of Facebook search (Huang et al., KDD 2020).
 
-    The DSSM towers with cosine similarity, trained pairwise by default: BPR on the
-    positive against random (``"uniform"``) or hard negatives. Training and inference
+    The DSSM towers with cosine similarity, trained pairwise by default: BPR of the
+    positive against in-batch and uniformly drawn negatives (``negatives="mixed"``;
+    ``"hard"`` for the hardest of them). Training and inference
     use the same scoring function, so the index ranks exactly what the loss learned.
 
     Parameters
