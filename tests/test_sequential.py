@@ -137,6 +137,16 @@ def test_trim_padding_keeps_results():
     assert trimmed["hist"].tolist() == [[3, 4], [0, 5]]
 
 
+def test_sasrec_positions_start_on_the_scale_of_the_scaled_items():
+    """Torch's N(0, 1) positions drowned the items (N(0, 0.05) times sqrt(d)) at the
+    start; both now start at the same scale (docs/benchmarks.md, SASRec position init)."""
+    torch.manual_seed(0)
+    m = SASRecModule(500, 64, n_heads=2, n_layers=2, dropout=0.2, max_len=50)
+    items = m.items.weight[1:].std().item() * 64**0.5
+    positions = m.encoder.positions.weight.std().item()
+    assert 0.8 < positions / items < 1.25, (positions, items)
+
+
 def test_sasrec_checks_heads_and_last_position_switch(split):
     with pytest.raises(ValueError, match="n_heads"):
         SASRec(embed_dim=10, n_heads=3).fit(split[0])

@@ -61,11 +61,15 @@ class CausalSelfAttention(nn.Module):
     dropout : float
     max_len : int
         Learned positions; the most recent item is at position ``max_len - 1``.
+    position_std : float, default 1.0
+        Standard deviation of the positions' normal initialisation (torch's default 1).
     """
 
-    def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int):
+    def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
+                 position_std: float = 1.0):  # fmt: skip
         super().__init__()
         self.positions = nn.Embedding(max_len, dim)
+        nn.init.normal_(self.positions.weight, std=position_std)
         self.dropout = Dropout(dropout)
         self.n_heads = n_heads
         self.attn_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
