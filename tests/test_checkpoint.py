@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from skmatch.datasets import make_interactions
-from skmatch.models import SASRec, YoutubeDNN
+from skmatch.models import SASRec, YoutubeDNN, YoutubeSBC
 from skmatch.models._checkpoint import checkpoint_path
 
 FAST = dict(embed_dim=16, batch_size=64, random_state=0, device="cpu")
@@ -38,8 +38,9 @@ def _same_fit(a, b):
     [
         lambda **kw: SASRec(**FAST, **kw),
         lambda **kw: YoutubeDNN(negatives="uniform", **FAST, **kw),
+        lambda **kw: YoutubeSBC(**FAST, **kw),  # its streaming frequency estimate
     ],
-    ids=["SASRec", "YoutubeDNN"],
+    ids=["SASRec", "YoutubeDNN", "YoutubeSBC"],
 )
 def test_resumed_fit_equals_uninterrupted_fit(make, data, tmp_path):
     whole = make(n_epochs=4).fit(data)

@@ -476,8 +476,17 @@ class TorchMatcher(BaseMatcher):
             else {k: v.detach().cpu() for k, v in best_state.items()},
             "stale": stale,
             "stopped": stopped,
+            "sampling": self._sampling_state(),
         }
         ckpt.save_checkpoint(self.checkpoint_dir, state)
+
+    def _sampling_state(self) -> dict:
+        """Training-time sampling state a resumed fit needs (tensors and numbers; e.g.
+        YoutubeSBC's streaming frequency estimate); none by default."""
+        return {}
+
+    def _set_sampling_state(self, state: dict) -> None:
+        """Restore what :meth:`_sampling_state` returned."""
 
     def _restore_checkpoint(self, state, module, optimizer, scheduler, rng, device):
         module.load_state_dict(state["module"])
@@ -488,6 +497,8 @@ class TorchMatcher(BaseMatcher):
         torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and state["cuda_rng"] is not None:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
+        if state.get("sampling"):  # absent in checkpoints written before it was kept
+            self._set_sampling_state(state["sampling"])
         self.loss_curve_ = list(state["loss_curve"])
         self.validation_scores_ = list(state["validation_scores"])
         self.n_iter_ = state["epoch"]

@@ -215,6 +215,18 @@ class YoutubeSBC(_TwoTower):
         self._freq_gap = np.full(counts.size, float(steps), dtype=np.float64)
         self._freq_step = 0
 
+    def _sampling_state(self) -> dict:
+        return {
+            "freq_last": torch.from_numpy(self._freq_last.copy()),
+            "freq_gap": torch.from_numpy(self._freq_gap.copy()),
+            "freq_step": int(self._freq_step),
+        }
+
+    def _set_sampling_state(self, state: dict) -> None:
+        self._freq_last = state["freq_last"].numpy().astype(np.float64)
+        self._freq_gap = state["freq_gap"].numpy().astype(np.float64)
+        self._freq_step = int(state["freq_step"])
+
     def _log_q(self, codes: torch.Tensor) -> torch.Tensor:
         gap = torch.from_numpy(self._freq_gap).to(codes.device)
         return -torch.log(gap[codes].clamp_min(1.0)).float()
