@@ -85,7 +85,7 @@ def plot_recall_at_k(
         Held-out interactions (user and item columns of the fitted FeatureSpec).
     ks : sequence of int, optional
         Default: those of 1, 5, 10, 20, 50 and 100 within the smallest catalogue of the
-        estimators (the catalogue's size when it has fewer than 5 items).
+        estimators.
     ax : matplotlib Axes, optional
 
     Returns
@@ -120,14 +120,14 @@ def plot_recall_at_k(
 
 
 def _default_ks(estimators) -> list[int]:
-    """1, 5, 10, 20, 50, 100 up to the smallest catalogue (its size if under 5)."""
+    """1, 5, 10, 20, 50, 100 up to the smallest catalogue."""
     sizes = []
     for est in estimators:
         final = est[-1] if hasattr(est, "steps") else est  # a Pipeline: its model
         if isinstance(getattr(final, "n_items_", None), Integral):
             sizes.append(int(final.n_items_))
     n_items = min(sizes, default=100)
-    return [k for k in _DEFAULT_KS if k <= n_items] or [max(n_items, 1)]
+    return [k for k in _DEFAULT_KS if k <= n_items] or [1]
 
 
 def _labelled(estimators: list) -> dict:

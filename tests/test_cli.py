@@ -248,6 +248,9 @@ def test_params_are_parsed_as_json_else_text():
     # Torch-RecHub's names, as the constructors accept them
     aliases = parse_params(["n_epoch=4", "embedding_dim=8", "lr=0.01"], YoutubeDNN)
     assert aliases == {"n_epochs": 4, "embed_dim": 8, "learning_rate": 0.01}
+    for both in (["lr=0.1", "learning_rate=0.5"], ["learning_rate=0.5", "lr=0.1"]):
+        with pytest.raises(ValueError, match="Pass either 'learning_rate' or its alias 'lr'"):
+            parse_params(both, YoutubeDNN)
 
 
 def test_ids_take_the_type_of_the_vocabulary():
@@ -301,8 +304,7 @@ def test_input_file_errors_exit_2(files, tmp_path, capsys):
     code, _, err = _run(capsys, "fit --model Popularity --data", files["dir"] / "train.csv",
                         "--out", tmp_path / "folder.skm")  # fmt: skip
     assert code == 2 and "is a folder" in err
-    assert list((tmp_path / "folder.skm").iterdir()) == []
-    assert not list(tmp_path.glob(".*.tmp*"))  # no temporary file left behind
+    assert list((tmp_path / "folder.skm").iterdir()) == []  # refused before training
     code, _, err = _run(capsys, "recommend --users 1 --model-file", files["dir"] / "train.csv")
     assert code == 2 and "not a readable skmatch model file" in err
 

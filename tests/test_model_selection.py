@@ -87,6 +87,9 @@ def test_labelled_data_holds_out_each_users_last_positives_and_what_follows():
     with pytest.warns(UserWarning):
         _, from_inter = _split(LeaveLastOut(), inter)
     np.testing.assert_array_equal(from_inter, test)
+    with pytest.warns(UserWarning):  # label_col=None means every row for either input
+        _, inter_plain = _split(LeaveLastOut(label_col=None), inter)
+    np.testing.assert_array_equal(inter_plain, plain)
     with pytest.raises(DataError, match=r"'label' has 1 missing or infinite.*\[2\]"):
         _split(LeaveLastOut(), df.assign(label=[1, 1, None, 0, 0, 1, 0, 1]))
     with pytest.raises(DataError, match=r"'label' must be numeric"):

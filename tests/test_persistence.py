@@ -1,5 +1,7 @@
 """save / load: safety and clear errors."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -40,6 +42,24 @@ def test_newer_format_and_wrong_class_are_refused(model, tmp_path):
 def test_save_is_atomic_and_leaves_no_temporary(model, tmp_path):
     model.save(tmp_path / "m.skm")
     assert [p.name for p in tmp_path.iterdir()] == ["m.skm"]
+
+
+
+def test_failed_save_leaves_no_temporary_and_keeps_the_old_file(model, tmp_path, monkeypatch):
+    from skmatch.models import _persist
+
+    model.save(tmp_path / "m.skm")
+    before = (tmp_path / "m.skm").read_bytes()
+
+    def broken_save(payload, path):
+        Path(path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_persist.torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "m.skm")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skm"]
+    assert (tmp_path / "m.skm").read_bytes() == before
 
 
 def test_save_load_keeps_the_feature_spec_parameter(tmp_path):

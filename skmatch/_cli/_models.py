@@ -45,7 +45,7 @@ def parse_params(pairs: Sequence[str], cls: type[BaseMatcher]) -> dict:
         them named, with the valid ones).
     """
     defaults = cls().get_params(deep=False)
-    params, unknown = {}, []
+    params, unknown, spelled = {}, [], {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
@@ -56,7 +56,13 @@ def parse_params(pairs: Sequence[str], cls: type[BaseMatcher]) -> dict:
                 "feature_spec cannot be set with --param: use --user-col, --item-col, "
                 "--time-col, --max-seq-len, --user-features and --item-features."
             )
-        key = ALIASES.get(key, key) if ALIASES.get(key) in defaults else key  # n_epoch=
+        name = ALIASES[key] if ALIASES.get(key) in defaults else key  # e.g. n_epoch=
+        if spelled.setdefault(name, key) != key:  # as the constructors refuse it
+            raise ValueError(
+                f"Pass either {name!r} or its alias {spelled[name] if key == name else key!r}"
+                ", not both."
+            )
+        key = name
         if key not in defaults:
             unknown.append(key)
             continue

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib import request
 
+import numpy as np
+
 from skmatch.exceptions import DataError, format_values
 
 __all__ = ["clear_data_home", "get_data_home"]
@@ -91,14 +93,15 @@ def clear_data_home(data_home: str | os.PathLike | None = None) -> None:
         If the folder is the working directory, the home directory, a filesystem root
         or one of their ancestors: those are never a data home to delete.
     """
-    path = get_data_home(data_home).resolve()
-    guarded = {Path.cwd().resolve(), Path.home().resolve(), Path(path.anchor)}
-    if any(path == g or path in g.parents for g in guarded):
+    path = get_data_home(data_home)
+    real = path.resolve()
+    guarded = {Path.cwd().resolve(), Path.home().resolve(), Path(real.anchor)}
+    if any(real == g or real in g.parents for g in guarded):
         raise ValueError(
-            f"Refusing to delete {path}: it is the working directory, the home directory, a "
+            f"Refusing to delete {real}: it is the working directory, the home directory, a "
             "filesystem root or an ancestor of one. Pass the data folder itself."
         )
-    shutil.rmtree(path)
+    shutil.rmtree(path)  # a symlinked home is refused by rmtree, its target kept
 
 
 def _sha256(path: Path) -> str:
@@ -182,7 +185,7 @@ def _fetch(
     whose members ``<archive_folder>/<name>`` are extracted into ``<data_home>/<folder>``.
     Every file with a known hash is verified before it is returned.
     """
-    if not isinstance(download_if_missing, bool):  # "no" must not download
+    if not isinstance(download_if_missing, (bool, np.bool_)):  # "no" must not download
         raise TypeError(
             f"download_if_missing must be True or False, got {download_if_missing!r}."
         )

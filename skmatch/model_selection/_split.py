@@ -112,8 +112,8 @@ def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
 
 def _positive_rows(X: Any, label_col: str | None) -> np.ndarray:
     """Rows that are events (label > 0); all rows without labels."""
-    if not isinstance(X, pd.DataFrame):
-        labels = getattr(X, "labels", None)
+    if not isinstance(X, pd.DataFrame):  # its own labels, unless label_col=None
+        labels = None if label_col is None else getattr(X, "labels", None)
         n_rows = _interaction_users(X).shape[0]
     else:
         labels = None
@@ -221,7 +221,8 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         name that is not a column raises a ``DataError``.
     label_col : str or None, default="label"
         Column of explicit labels, used when present (as ``FeatureSpec.label_col``); an
-        ``Interactions`` object's labels are used. None: every row is a positive.
+        ``Interactions`` object's own labels are used whatever the name. None: every row
+        is a positive, for either kind of ``X``.
     short_users : {"train", "drop", "error"}, default="train"
         What to do with users that have ``<= n_test`` (positive) interactions and so cannot
         be split:

@@ -80,10 +80,9 @@ class GRU4Rec(_Recurrent):
 class SASRec(_Sequential):
     __doc__ = f"""SASRec (Kang & McAuley, ICDM 2018): causal self-attention over the history.
 
-    Pre-layer-norm transformer blocks with learned positions (in a user vector the most
-    recent item is at the last position; a training window, as in the paper, numbers
-    its positions from the window's start), causal and padding masks built on the
-    model's device;
+    Pre-layer-norm transformer blocks with learned positions (a window's newest item at
+    the last position; in training, as in the paper, each slot keeps its position in
+    the window), causal and padding masks built on the model's device;
     the state at the last position is the user vector, scored against the item
     embeddings (shared with the input) by dot product.
     {_SEQ_NOTE}
