@@ -161,13 +161,13 @@ def parse_times(frame: pd.DataFrame, time_col: str | None) -> pd.DataFrame:
     values = frame[time_col]
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return frame
-    try:
-        parsed = pd.to_datetime(values, format="mixed")
-    except (TypeError, ValueError):
-        try:  # offsets that differ between rows (a DST change): one timeline, in UTC
-            parsed = pd.to_datetime(values, format="mixed", utc=True)
+    # offsets that differ between rows (a DST change) fail or stay objects without utc:
+    # then one timeline, in UTC
+    for utc in (False, True):
+        try:
+            parsed = pd.to_datetime(values, format="mixed", utc=utc)
         except (TypeError, ValueError):
-            return frame  # left to FeatureSpec, whose error names the column
-    if parsed.dtype == object:  # mixed offsets that pandas kept as separate objects
-        parsed = pd.to_datetime(values, format="mixed", utc=True)
-    return frame.assign(**{time_col: parsed})
+            continue
+        if parsed.dtype != object:
+            return frame.assign(**{time_col: parsed})
+    return frame  # left to FeatureSpec, whose error names the column

@@ -24,7 +24,7 @@ from sklearn.model_selection import BaseCrossValidator
 
 from skmatch.exceptions import DataError, format_values
 from skmatch.features._interactions import key_ids
-from skmatch.features._spec import _as_float
+from skmatch.features._spec import _DEFAULT_TIME_COL, _as_float
 from skmatch.utils._checks import check_frame, check_k, check_no_missing, check_times
 
 __all__ = ["LeaveLastOut", "TemporalSplit", "leave_last_out_split"]
@@ -163,8 +163,8 @@ def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: s
     times = None
     if time_col is not None and time_col in X.columns:
         times = check_times(X[time_col], time_col)
-    elif time_col is not None and time_col != "timestamp":  # as FeatureSpec: only the
-        raise DataError(  # default may be absent (then row order is time order)
+    elif time_col is not None and time_col != _DEFAULT_TIME_COL:  # as FeatureSpec: only
+        raise DataError(  # the default may be absent (then row order is time order)
             f"{name}: time_col={time_col!r} is not a column of X (columns: "
             f"{format_values(list(X.columns), 10)}). Pass time_col=None to use row order."
         )
@@ -207,7 +207,8 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
     events are each user's last ``n_test`` *positive* rows, and the user's rows from the
     first of them on (the negatives among them included) are test rows: no user is left
     without a relevant test item, and no later event leaks into train. Evaluation ignores
-    the negatives of the test rows, as the models' early-stopping hold-out does.
+    the negatives of the test rows. (The models' early stopping holds out the same
+    positive but keeps the later negatives in training.)
 
     Parameters
     ----------
@@ -280,19 +281,18 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         codes, uniques = pd.factorize(users, use_na_sentinel=False)
         counts = np.bincount(codes[positive], minlength=uniques.size)  # positives per user
         short_row = counts[codes] <= n_test
-        if positive.all():
-            test = last_n_mask(codes, times, n_test) & ~short_row
-        else:  # from each user's n_test-th last positive on, negatives included
-            rows = np.arange(n_rows)
-            keys = (rows,) if times is None else (rows, _time_ranks(times))
-            rank = np.empty(n_rows, dtype=np.int64)
-            rank[np.lexsort((*keys, codes))] = rows  # position in (user, time, row) order
-            held = np.flatnonzero(positive)  # increasing: row order kept for ties
-            held_times = None if times is None else np.asarray(times)[held]
-            held = held[last_n_mask(codes[held], held_times, n_test)]
-            cut = np.full(uniques.size, n_rows, dtype=np.int64)
-            np.minimum.at(cut, codes[held], rank[held])
-            test = (rank >= cut[codes]) & ~short_row
+        # test: each user's rows from its n_test-th last positive on (without labels,
+        # its last n_test rows), negatives included
+        rows = np.arange(n_rows)
+        keys = (rows,) if times is None else (rows, _time_ranks(times))
+        rank = np.empty(n_rows, dtype=np.int64)
+        rank[np.lexsort((*keys, codes))] = rows  # position in (user, time, row) order
+        held = np.flatnonzero(positive)  # increasing: row order kept for ties
+        held_times = None if times is None else np.asarray(times)[held]
+        held = held[last_n_mask(codes[held], held_times, n_test)]
+        cut = np.full(uniques.size, n_rows, dtype=np.int64)
+        np.minimum.at(cut, codes[held], rank[held])
+        test = (rank >= cut[codes]) & ~short_row
         train = ~test
         if short_row.any():
             n_short = int((counts <= n_test).sum())
