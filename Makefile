@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs install clean
+.PHONY: demo test test-fast lint docs install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mkdocs build --strict --quiet -d build/site
 	$(PY) -m pytest -q --doctest-modules skmatch tests
+
+# the edit-test loop (under 3 minutes on 2 cores): no real data, no example scripts, no
+# torchrun, no slow tests; `make test` stays the whole suite
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not realdata and not examples and not torchrun and not slow" tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

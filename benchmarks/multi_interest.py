@@ -107,7 +107,7 @@ def fit_selected(name: str, train2, val, args):
 
 def list_diversity(model, ids: np.ndarray) -> float:
     """Mean ``1 - Jaccard`` of the category sets over pairs of items of each list."""
-    from skmatch.features._vocab import N_RESERVED
+    from skmatch.features import N_RESERVED
     from skmatch.models._diversity import category_distance
 
     cats = model._item_categories()

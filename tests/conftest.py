@@ -8,6 +8,15 @@ import pytest
 from skmatch.datasets import get_data_home, load_amazon_beauty, load_movielens, make_interactions
 
 _ML100K_FILES = ("u.data", "u.user", "u.item", "u.genre")
+_REAL_DATA = {"ml100k", "beauty"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that read the real datasets are ``realdata`` (``make test-fast`` leaves them
+    out, with ``examples``, ``torchrun`` and ``slow``)."""
+    for item in items:
+        if _REAL_DATA & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.realdata)
 
 
 def _skip_unless_present(folder: str, names: tuple[str, ...]) -> None:

@@ -17,7 +17,7 @@ import skmatch.models
 from skmatch.datasets import make_interactions
 from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
-from skmatch.models._distributed import world
+from skmatch.training.distributed import world
 
 
 def main(out: str, model: str, *overrides: str) -> None:

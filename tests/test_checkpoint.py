@@ -16,7 +16,7 @@ import torch
 
 from skmatch.datasets import make_interactions
 from skmatch.models import SASRec, YoutubeDNN, YoutubeSBC
-from skmatch.models._checkpoint import checkpoint_path
+from skmatch.training.checkpoint import checkpoint_path
 
 FAST = dict(embed_dim=16, batch_size=64, random_state=0, device="cpu")
 
@@ -130,6 +130,7 @@ SASRec(n_epochs={n_epochs}, embed_dim=32, batch_size=32, lr_schedule="linear", r
        device="cpu", checkpoint_dir={ckpt!r}).fit(df)
 """
 
+@pytest.mark.slow
 
 def test_killed_fit_resumes_losing_at_most_one_epoch(tmp_path):
     n_epochs = 12

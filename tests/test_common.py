@@ -17,43 +17,32 @@ from skmatch.datasets import make_interactions
 from skmatch.exceptions import DataError, NotFittedError, UnknownIdError
 from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
-from skmatch.models import (
-    DSSM,
-    MIND,
-    NARM,
-    SINE,
-    STAMP,
-    ComirecDR,
-    ComirecSA,
-    FaceBookDSSM,
-    GRU4Rec,
-    Popularity,
-    SASRec,
-    YoutubeDNN,
-    YoutubeSBC,
-)
+from skmatch.models import DSSM, GRU4Rec, SASRec, YoutubeDNN, YoutubeSBC, all_estimators
 
 # SKMATCH_TEST_DEVICE=cuda runs the suite on a GPU (CI has none)
 DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
 # CPU against CUDA: float32 rounding, and cuDNN's RNN kernels use TF32 (torch's default)
 CROSS_DEVICE_TOL = {"rtol": 2e-3, "atol": 1e-5}
 FAST = dict(embed_dim=16, n_epochs=2, batch_size=128, random_state=0, device=DEVICE)
-TWO_TOWER = [DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC]
-SEQUENTIAL = [GRU4Rec, NARM, SASRec, STAMP]
-MULTI_INTEREST = [MIND, ComirecDR, ComirecSA, SINE]
-NEURAL = TWO_TOWER + SEQUENTIAL + MULTI_INTEREST
+# every estimator of the registry (skmatch.models.registry): a new model is tested here
+# without touching this file
+ALL = all_estimators()
+NEURAL = all_estimators("neural")
+Popularity = all_estimators("baseline")[0]
 
 
-SMALL = {NARM: dict(hidden_size=16), GRU4Rec: dict(hidden_size=16)}  # keep the suite fast
+def windowed(cls) -> bool:
+    """Trained on history windows by default: few (whole-sequence) steps per epoch."""
+    return cls().get_params().get("train_positions") == "all"
 
 
 def make(cls, **kwargs):
     if cls is Popularity:
         return Popularity(**kwargs)
-    return cls(**{**FAST, **SMALL.get(cls, {}), **kwargs})
+    small = {"hidden_size": 16} if "hidden_size" in cls().get_params() else {}  # fast
+    return cls(**{**FAST, **small, **kwargs})
 
 
-ALL = [Popularity, *NEURAL]
 ids = [c.__name__ for c in ALL]
 
 
@@ -234,23 +223,25 @@ def test_similar_items_and_transform_items(cls, fitted):
     assert est.transform_items(items[:2]).shape[0] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
 @pytest.mark.parametrize("mode", ["pointwise", "pairwise", "listwise"])
 def test_all_modes_train(cls, mode, split):
     train, _ = split
     negatives = "in_batch" if cls is YoutubeSBC else "mixed"
-    epochs = 8 if cls in (GRU4Rec, NARM, SASRec) else 3
+    epochs = 8 if windowed(cls) else 3
     est = make(cls, mode=mode, negatives=negatives, n_epochs=epochs).fit(train)
     assert len(est.loss_curve_) == epochs and np.isfinite(est.loss_curve_).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
 def test_learns_better_than_popularity(cls, split, fitted):
     train, test = split
     base = evaluate(fitted[Popularity], test, k=10)["ndcg@10"]
     # window-trained models take few (but whole-sequence) steps per epoch
-    epochs = 40 if cls in (GRU4Rec, NARM, SASRec) else 8
+    epochs = 40 if windowed(cls) else 8
     est = make(cls, embed_dim=32, n_epochs=epochs).fit(train)
     ours = evaluate(est, test, k=10)["ndcg@10"]
     assert ours >= 1.5 * base, (ours, base)
@@ -335,10 +326,11 @@ def _auc_of_pairs(est, frame) -> float:
     return float((pos[:, None] > neg[None, :]).mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", NEURAL, ids=[c.__name__ for c in NEURAL])
 def test_pointwise_learns_from_labelled_negatives(cls, labelled):
     kw = dict(mode="pointwise", n_epochs=4)
-    if cls in (GRU4Rec, NARM, SASRec):  # windows hold positives only: train on the rows
+    if windowed(cls):  # windows hold positives only: train on the rows
         kw["train_positions"] = "last"
     auc = _auc_of_pairs(make(cls, **kw).fit(labelled), labelled)
     blind = _auc_of_pairs(make(cls, **kw).fit(labelled.assign(label=1.0)), labelled)

@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import DistributedSampler
 
 from skmatch.index import DeferredIndex, ExactIndex, HNSWIndex
-from skmatch.models import _distributed as ddp
+from skmatch.training import distributed as ddp
 
 SCRIPT = Path(__file__).with_name("ddp_script.py")
 
@@ -127,6 +127,7 @@ def _collectives(rank: int, store: str, out: str) -> None:
     torch.save(result, f"{out}/rank{rank}.pt")
 
 
+@pytest.mark.torchrun
 def test_collectives_across_two_ranks(tmp_path):
     mp.spawn(_collectives, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
@@ -144,6 +145,7 @@ def test_collectives_across_two_ranks(tmp_path):
     assert ranks[0]["seed"] == ranks[1]["seed"] and isinstance(ranks[0]["seed"], int)
 
 
+@pytest.mark.torchrun
 def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path):
     """Rank r takes positions r, r+2, ... of the epoch's permutation, so a step of two
     ranks with batch 64 sees the rows of a single process's step with batch 128; with
@@ -171,6 +173,7 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path):
     np.testing.assert_array_equal(resumed[1]["loss_curve"], two[0]["loss_curve"])
 
 
+@pytest.mark.torchrun
 def test_two_ranks_reach_single_process_quality_on_windows(tmp_path):
     """SASRec trains on whole windows, so the ranks gather different numbers of
     in-batch candidates per step; dropout differs per rank. Same quality, not the same
@@ -186,6 +189,7 @@ def test_two_ranks_reach_single_process_quality_on_windows(tmp_path):
     assert state["epoch"] == 20 and len(state["loss_curve"]) == 20
 
 
+@pytest.mark.torchrun
 def test_ranks_with_different_data_are_refused(tmp_path):
     with pytest.raises(AssertionError, match="disagree with rank 0 on the interactions"):
         torchrun(tmp_path, 2, "YoutubeDNN", "n_epochs=1", "differ=True")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.examples  # subprocesses: deselected by make test-fast
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # what each example must print (a sign that it did what it says)
 EXPECT = {

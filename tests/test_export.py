@@ -29,6 +29,7 @@ def _fit(cls, df, **spec):
     return cls(feature_spec=spec, embed_dim=8, n_epochs=1, random_state=0, device="cpu").fit(df)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", NEURAL, ids=lambda c: c.__name__)
 def test_towers_match_transform(cls, data, tmp_path):
     est = _fit(cls, data)
@@ -52,6 +53,7 @@ def test_towers_match_transform(cls, data, tmp_path):
     np.testing.assert_allclose(items, est.transform_items(), **TOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [DSSM, MIND], ids=lambda c: c.__name__)
 def test_user_features_are_named_inputs(cls, data, tmp_path):
     est = _fit(cls, data, user_features=["age"], item_features=["category"])

@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from skmatch import FeatureSpec
 from skmatch.exceptions import DataError
 from skmatch.model_selection import LeaveLastOut, TemporalSplit, leave_last_out_split
-from skmatch.model_selection._split import last_n_mask
+from skmatch.utils._ordering import last_n_mask
 
 
 @pytest.fixture

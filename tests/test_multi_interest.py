@@ -8,7 +8,7 @@ import torch
 
 from skmatch import FeatureSpec
 from skmatch.datasets import make_interactions
-from skmatch.features._vocab import N_RESERVED
+from skmatch.features import N_RESERVED
 from skmatch.metrics import recall_at_k
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import MIND, SINE, ComirecDR, ComirecSA, YoutubeDNN
@@ -248,6 +248,7 @@ def youtube_recall(planted):
     return _recall20(YoutubeDNN(**{**FAST, "n_epochs": 10}).fit(train), test)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MULTI, ids=names)
 def test_multi_interest_beats_youtubednn_on_multi_interest_users(cls, planted, youtube_recall):
     train, test = planted
@@ -337,6 +338,7 @@ def test_refit_with_another_category_feature(split):
     est.fit(train)  # validated against the new spec, not the previous fit's
     assert est.feature_spec_.item_features == ["cat2"]
 
+@pytest.mark.slow
 
 def test_sine_training_is_deterministic_with_several_threads():
     # many rows activating the same concepts: a threaded scatter of their gradients

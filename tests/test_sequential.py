@@ -10,14 +10,14 @@ import torch
 from skmatch.features import UserHistory
 from skmatch.model_selection import leave_last_out_split
 from skmatch.models import NARM, STAMP, GRU4Rec, SASRec
-from skmatch.models._sequential_modules import (
-    GRU4RecModule,
-    NARMModule,
-    SASRecModule,
-    STAMPModule,
-)
-from skmatch.models._torch_base import _trim_padding, _windows
+from skmatch.models.sequential.gru4rec import GRU4RecModule
+from skmatch.models.sequential.narm import NARMModule
+from skmatch.models.sequential.sasrec import SASRecModule
+from skmatch.models.sequential.stamp import STAMPModule
+from skmatch.nn.protocol import Batch
 from skmatch.nn.sequence import CausalSelfAttention, PackedGRU, left_to_right, right_to_left
+from skmatch.training import FrequencyLogQ, Objective
+from skmatch.training.plans import WindowPlan, windows
 
 DEVICE = os.environ.get("SKMATCH_TEST_DEVICE", "cpu")
 FAST = dict(embed_dim=16, n_epochs=3, random_state=0, device=DEVICE)
@@ -59,7 +59,7 @@ def test_windows_cover_each_target_once():
     lengths = np.array([1, 2, 5, 8])
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     hist = UserHistory(indptr, np.arange(2, 2 + lengths.sum()), 20)
-    users, ends = _windows(hist, 3)
+    users, ends = windows(hist, 3)
     covered = []
     for u, e in zip(users, ends, strict=True):
         covered.extend(range(max(e - 3, indptr[u] + 1), e))
@@ -74,11 +74,11 @@ def test_window_batches_carry_each_targets_weight(split):
     train = split[0].copy()
     train["weight"] = np.arange(len(train), dtype=np.float64) % 7 + 0.5
     inter = FeatureSpec(max_seq_len=5).fit_transform(train)
-    est = SASRec(**FAST)
-    est.feature_spec_ = inter.spec
-    users, ends = _windows(inter.history, 5)
-    batch = est._windows_batch(inter, users, ends, torch.device("cpu"))
-    targets, weights = batch["targets"].numpy(), batch["target_weights"].numpy()
+    plan = WindowPlan(inter, 5, inter.spec.user_table_)
+    users, ends = windows(inter.history, 5)
+    np.testing.assert_array_equal(plan.users, users)
+    batch = plan.batch(plan.units, torch.device("cpu"))
+    targets, weights = batch.targets.numpy(), batch.weight.numpy()
     assert weights.dtype == np.float32 and (weights[targets == 0] == 0).all()
     # by hand: each user's rows in time order, the weight of the row at each target slot
     by_user = {}
@@ -88,8 +88,8 @@ def test_window_batches_carry_each_targets_weight(split):
         rows = by_user[u][1 : e - inter.history.indptr[u]][-5:]  # the first is no target
         assert targets[w, 5 - len(rows) :].tolist() == inter.item_codes[rows].tolist()
         np.testing.assert_allclose(weights[w, 5 - len(rows) :], inter.weights[rows])
-    trimmed = _trim_padding({**batch, "hist": batch["hist"][:, :].clone()})
-    assert trimmed["target_weights"].shape == trimmed["targets"].shape
+    trimmed = batch.trim_padding()
+    assert trimmed.weight.shape == trimmed.targets.shape == trimmed.hist.shape
 
 
 @pytest.mark.parametrize("cls", [GRU4Rec, SASRec])
@@ -132,9 +132,10 @@ def test_packed_gru_ignores_padding():
 
 
 def test_trim_padding_keeps_results():
-    batch = {"hist": torch.tensor([[0, 0, 3, 4], [0, 0, 0, 5]]), "pos": torch.tensor([1, 2])}
-    trimmed = _trim_padding(batch)
-    assert trimmed["hist"].tolist() == [[3, 4], [0, 5]]
+    batch = Batch(hist=torch.tensor([[0, 0, 3, 4], [0, 0, 0, 5]]), pos=torch.tensor([1, 2]))
+    trimmed = batch.trim_padding()
+    assert trimmed.hist.tolist() == [[3, 4], [0, 5]]
+    assert trimmed.pos.tolist() == [1, 2] and batch.hist.shape == (2, 4)
 
 
 def test_sasrec_positions_start_on_the_scale_of_the_scaled_items():
@@ -172,10 +173,10 @@ def test_window_states_equal_prefix_user_vectors(module_cls):
     hist[1, :11] = 0  # one item
     hist[2] = 0  # empty
     with torch.no_grad():
-        states = module.sequence_forward({"hist": hist})  # [5, 12, 16]
+        states = module.sequence_forward(Batch(hist=hist))  # [5, 12, 16]
         for t in (4, 7, 11):  # the history that ends at t, left-padded to the same width
             prefix = torch.cat([torch.zeros(5, 11 - t, dtype=hist.dtype), hist[:, : t + 1]], 1)
-            users = module.user_forward({"hist": prefix})
+            users = module.user_forward(Batch(hist=prefix))
             keep = hist[:, t] > 0  # positions that hold an item (targets elsewhere unused)
             torch.testing.assert_close(states[keep, t], users[keep], rtol=1e-5, atol=1e-6)
 
@@ -203,8 +204,8 @@ def test_states_at_asked_positions_are_those_of_the_full_window(module_cls):
     hist[0, :6] = 0
     positions = (hist > 0) & (torch.rand(4, 9) < 0.6)
     with torch.no_grad():
-        full = module.sequence_forward({"hist": hist})  # [4, 9, 16]
-        asked = module.sequence_forward({"hist": hist}, positions)  # [P, 16]
+        full = module.sequence_forward(Batch(hist=hist))  # [4, 9, 16]
+        asked = module.sequence_forward(Batch(hist=hist), positions)  # [P, 16]
     torch.testing.assert_close(asked, full[positions], rtol=1e-5, atol=1e-6)
 
 
@@ -243,9 +244,9 @@ def test_attention_modules_equal_the_plain_formula_with_gradients(which):
     hist[1, :4] = 0  # a short one
     weights = torch.randn(6, 8, dtype=torch.float64)
     params = list(m.parameters())
-    ours = torch.autograd.grad((m.user_forward({"hist": hist}) * weights).sum(), params)
+    ours = torch.autograd.grad((m.user_forward(Batch(hist=hist)) * weights).sum(), params)
     ref = torch.autograd.grad((plain(m, hist) * weights).sum(), params)
-    torch.testing.assert_close(m.user_forward({"hist": hist}), plain(m, hist))
+    torch.testing.assert_close(m.user_forward(Batch(hist=hist)), plain(m, hist))
     for a, b in zip(ours, ref, strict=True):
         torch.testing.assert_close(a, b)
 
@@ -262,7 +263,7 @@ def test_sasrec_attention_by_hand_equals_sdpa():
 
 
 def test_amp_true_trains_in_bfloat16_on_cpu_and_still_learns(split):
-    from skmatch.models._torch_base import _cpu_has_bf16
+    from skmatch.models.neural import _cpu_has_bf16
 
     if DEVICE != "cpu":
         pytest.skip("CPU autocast")
@@ -292,7 +293,7 @@ def test_amp_true_trains_in_bfloat16_on_cpu_and_still_learns(split):
 
 
 def test_amp_true_warns_on_a_cpu_without_bfloat16(split, monkeypatch):
-    import skmatch.models._torch_base as base
+    import skmatch.models.neural as base
 
     monkeypatch.setattr(base, "_cpu_has_bf16", lambda: False)
     with pytest.warns(UserWarning, match="without native bfloat16"):
@@ -304,24 +305,24 @@ def test_padded_rows_leave_the_full_softmax_loss_unchanged():
     shapes for oneDNN); the padding must change neither the loss nor the gradients."""
     import torch.nn.functional as F
 
-    from skmatch.models._torch_base import _pad_rows
+    from skmatch.training.objective import pad_rows
 
     g = torch.Generator().manual_seed(0)
     user = torch.randn(37, 8, generator=g, dtype=torch.float64, requires_grad=True)
     items = torch.randn(20, 8, generator=g, dtype=torch.float64)
     target = torch.randint(0, 20, (37,), generator=g)
     weight = torch.rand(37, generator=g, dtype=torch.float64)
-    padded, padded_target, padded_weight = _pad_rows(user, target, weight, multiple=16)
+    padded, padded_target, padded_weight = pad_rows(user, target, weight, multiple=16)
     assert padded.shape == (48, 8) and (padded_target[37:] == -100).all()
     assert padded_weight.shape == (48,) and (padded_weight[37:] == 0).all()
-    assert _pad_rows(user, target, multiple=16)[2] is None
+    assert pad_rows(user, target, multiple=16)[2] is None
     plain = F.cross_entropy(user @ items.T, target)
     ours = F.cross_entropy(padded @ items.T, padded_target, ignore_index=-100)
     torch.testing.assert_close(ours, plain)
     torch.testing.assert_close(
         torch.autograd.grad(ours, user)[0], torch.autograd.grad(plain, user)[0]
     )
-    assert _pad_rows(user[:32], target[:32], multiple=16)[0].shape == (32, 8)
+    assert pad_rows(user[:32], target[:32], multiple=16)[0].shape == (32, 8)
 
 
 def test_stamp_projects_keys_either_way_with_the_same_result():
@@ -333,9 +334,9 @@ def test_stamp_projects_keys_either_way_with_the_same_result():
     with torch.no_grad():
         large.load_state_dict({**small.state_dict(), "items.weight": large.items.weight})
         large.items.weight[:12] = small.items.weight
-    trained_path = small.user_forward({"hist": hist})
-    torch.testing.assert_close(trained_path, large.user_forward({"hist": hist}))
-    torch.testing.assert_close(trained_path, small.eval().user_forward({"hist": hist}))
+    trained_path = small.user_forward(Batch(hist=hist))
+    torch.testing.assert_close(trained_path, large.user_forward(Batch(hist=hist)))
+    torch.testing.assert_close(trained_path, small.eval().user_forward(Batch(hist=hist)))
 
 
 def test_amp_keeps_the_l2_penalty_of_the_real_rows(fitted):
@@ -347,11 +348,13 @@ def test_amp_keeps_the_l2_penalty_of_the_real_rows(fitted):
     g = torch.Generator().manual_seed(0)
     user = torch.randn(5, est.embed_dim, generator=g)  # 5 rows: padded to 128
     pos = torch.randint(2, est.n_item_codes_, (5,), generator=g)
-    old, est.embedding_l2 = est.embedding_l2, 0.5
-    try:
-        full = est._loss(module, user, pos, {}, None)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            mixed = est._loss(module, user, pos, {}, None)
-    finally:
-        est.embedding_l2 = old
+    counts = np.ones(est.n_item_codes_)
+    objective = Objective(
+        mode=est.mode, negatives=est.negatives, n_negatives=est.n_negatives,
+        temperature=est.temperature, logq_correction=est.logq_correction, embedding_l2=0.5,
+        counts=counts, log_q=FrequencyLogQ(counts, "cpu"),
+    )  # fmt: skip
+    full = objective.loss(module, user, pos, module.item_forward(pos), None)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = objective.loss(module, user, pos, module.item_forward(pos), None)
     assert abs(mixed.item() - full.item()) < 0.02 * full.item(), (mixed, full)

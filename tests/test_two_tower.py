@@ -49,15 +49,14 @@ def test_early_stopping_restores_best_and_records_scores(split):
 def test_early_stopping_holds_out_no_user_below_min_count(split):
     from skmatch import FeatureSpec
     from skmatch.features import OOV
+    from skmatch.training import holdout_last
 
     train = split[0]
     spec = FeatureSpec(min_count=35).fit(train)  # a good share of users fall below it
     inter = spec.transform(train)
     n_rare = np.unique(train["user_id"][inter.user_codes == OOV]).size
     assert n_rare >= 10
-    model = YoutubeDNN(**{**FAST, "early_stopping": True}, feature_spec=spec)
-    model.feature_spec_ = spec
-    kept, (val_users, _) = model._split_validation(inter)
+    kept, val_users, _ = holdout_last(inter)
     assert OOV not in set(val_users.tolist())  # no merged "user" of all the rare ones
     assert (kept.user_codes == OOV).sum() == (inter.user_codes == OOV).sum()
     assert val_users.size == np.unique(inter.user_codes[inter.user_codes != OOV]).size
@@ -93,7 +92,7 @@ def test_side_features_are_used(split):
 def test_sbc_streaming_frequency_tracks_popularity(split):
     model = YoutubeSBC(**{**FAST, "batch_size": 100, "n_epochs": 3}).fit(split[0])
     counts = np.bincount(model.feature_spec_.encode_items(split[0]["item_id"]))
-    gap = model._freq_gap
+    gap = model._frequency.gap  # the streaming estimate the fit ended with
     popular, rare = np.argmax(counts), np.argmin(np.where(counts > 0, counts, 10**9))
     assert gap[popular] < gap[rare]  # popular items recur in fewer steps
 
@@ -140,16 +139,19 @@ def test_in_batch_softmax_equals_the_general_listwise_loss(weighted, temperature
     """The [B, B] cross-entropy shortcut gives the loss and gradients of the general path:
     positive against the other rows' positives, logQ-corrected, duplicates masked."""
     from skmatch.nn.losses import listwise_loss
+    from skmatch.training import Objective
 
     g = torch.Generator().manual_seed(0)
-    est = YoutubeDNN(temperature=temperature)
-    est._item_log_freq = torch.log(torch.rand(10, generator=g, dtype=torch.float64))
+    log_freq = torch.log(torch.rand(10, generator=g, dtype=torch.float64))
+    est = Objective(mode="listwise", negatives="in_batch", n_negatives=1,
+                    temperature=temperature, logq_correction=True, embedding_l2=0.0,
+                    counts=np.ones(10), log_q=lambda codes: log_freq[codes])  # fmt: skip
     pos = torch.tensor([2, 3, 3, 5, 2, 7, 9])  # items 2 and 3 twice: duplicates to mask
     user = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
     vecs = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
     weight = torch.rand(7, generator=g, dtype=torch.float64) if weighted else None
-    fast = est._in_batch_softmax(user, pos, vecs, weight)
-    log_q = est._item_log_freq[pos]
+    fast = est.in_batch_softmax(user, pos, vecs, weight)
+    log_q = log_freq[pos]
     pos_logit = (user * vecs).sum(-1) / temperature - log_q
     neg_logit = user @ vecs.T / temperature - log_q
     ref = listwise_loss(pos_logit, neg_logit, pos.unsqueeze(0) != pos.unsqueeze(1), weight)

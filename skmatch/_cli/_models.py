@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from skmatch import models
 from skmatch.exceptions import format_values
 from skmatch.models import BaseMatcher
-from skmatch.models._init import ALIASES
+from skmatch.models._params import ALIASES
 
 
 def model_classes() -> dict[str, type[BaseMatcher]]:

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from skmatch.features._vocab import N_RESERVED
+from skmatch.features import N_RESERVED
 from skmatch.models._params import check_choice, check_int
-from skmatch.models._torch_base import TorchMatcher
+from skmatch.models.neural import TorchMatcher
+from skmatch.nn.protocol import Batch
 
 OPSET = 18
 ITEM_INPUT = "item_codes"
@@ -29,8 +30,8 @@ class _UserTower(nn.Module):
         self.features = features
 
     def forward(self, history: torch.Tensor, *features: torch.Tensor) -> torch.Tensor:
-        batch = {"hist": history}  # [B, L] item codes, left-padded with 0
-        batch.update({f"user:{n}": t for n, t in zip(self.features, features, strict=True)})
+        feats = dict(zip(self.features, features, strict=True))
+        batch = Batch(hist=history, user_features=feats)  # [B, L] codes, left-padded with 0
         return self.module.user_forward(batch).float()  # [B, D] or [B, K, D]
 
 
@@ -88,9 +89,8 @@ def user_tower_inputs(estimator, users) -> dict[str, np.ndarray]:
     _check_exportable(estimator)
     query = estimator._query(users)
     batch = estimator._query_batch(query, np.arange(len(query)), torch.device("cpu"))
-    names = user_input_names(estimator)
-    keys = ["hist", *(f"user:{f}" for f in estimator.feature_spec_.user_table_)]
-    return {n: batch[k].numpy() for n, k in zip(names, keys, strict=True)}
+    features = [batch.user_features[f].numpy() for f in estimator.feature_spec_.user_table_]
+    return dict(zip(user_input_names(estimator), [batch.hist.numpy(), *features], strict=True))
 
 
 def item_codes(estimator) -> np.ndarray:
@@ -178,11 +178,8 @@ def export_onnx(
 
 def _cpu_copy(estimator) -> nn.Module:
     """The fitted module rebuilt on CPU from its state dict (the estimator is untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        module = estimator._build_module()
     state = {k: v.detach().cpu() for k, v in estimator.module_.state_dict().items()}
-    module.load_state_dict(state)
-    return module.eval()
+    return estimator._module_from_state(state)
 
 
 def _example_users(estimator) -> np.ndarray:

@@ -13,10 +13,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from skmatch.exceptions import DataError, NotFittedError, format_values
 from skmatch.features._interactions import Interactions
 from skmatch.features._vocab import OOV, Vocabulary
-from skmatch.utils._checks import check_frame, check_no_missing, check_times
+from skmatch.utils._checks import (
+    DEFAULT_TIME_COL,
+    as_float,
+    check_frame,
+    check_no_missing,
+    check_times,
+)
 
 _KINDS = ("sparse", "dense", "multi")
-_DEFAULT_TIME_COL = "timestamp"
 
 
 class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -154,7 +159,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             return None
         if self.time_col in X.columns:
             return self.time_col
-        if self.time_col == _DEFAULT_TIME_COL:
+        if self.time_col == DEFAULT_TIME_COL:
             return None
         raise DataError(
             f"time_col={self.time_col!r} is not a column of X (columns: "
@@ -228,7 +233,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         kind = self.feature_kinds_[name]
         _check_no_lists(values, name, self.sep)
         if kind == "dense":
-            arr = _as_float(values, name)
+            arr = as_float(values, name)
             finite = arr[np.isfinite(arr)]
             mean = float(finite.mean()) if finite.size else 0.0
             std = float(finite.std()) if finite.size else 1.0
@@ -245,7 +250,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         kind = self.feature_kinds_[name]
         if kind == "dense":
             mean, std = self.dense_stats_[name]
-            arr = (_as_float(values, name) - mean) / std
+            arr = (as_float(values, name) - mean) / std
             return np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
         _check_no_lists(values, name, self.sep)
         vocab = self.vocabularies_[name]
@@ -313,9 +318,9 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             times = np.arange(len(X))
         labels = weights = None
         if self.label_col in X.columns:
-            labels = _as_float(X[self.label_col], self.label_col, allow_nan=False)
+            labels = as_float(X[self.label_col], self.label_col, allow_nan=False)
         if self.weight_col in X.columns:
-            weights = _as_float(X[self.weight_col], self.weight_col, allow_nan=False)
+            weights = as_float(X[self.weight_col], self.weight_col, allow_nan=False)
             if (weights < 0).any():  # a weighted mean needs non-negative weights
                 rows = np.flatnonzero(weights < 0)
                 raise DataError(
@@ -431,23 +436,6 @@ def _as_ids(ids, column: str) -> pd.Series:
         raise ValueError(f"{column} ids must be one-dimensional.")
     check_no_missing(series, column)
     return series
-
-
-def _as_float(values: pd.Series, name: str, allow_nan: bool = True) -> np.ndarray:
-    try:
-        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"Column {name!r} must be numeric, got dtype {values.dtype} (first values "
-            f"{format_values(values.head().tolist())})."
-        ) from exc
-    if not allow_nan and not np.isfinite(arr).all():
-        rows = np.flatnonzero(~np.isfinite(arr))
-        raise DataError(
-            f"Column {name!r} has {rows.size} missing or infinite value(s) at row "
-            f"position(s) {format_values(rows.tolist())}."
-        )
-    return arr
 
 
 def _split_tokens(values: pd.Series, sep: str) -> pd.Series:

@@ -9,7 +9,21 @@ from skmatch.exceptions import UnknownIdError, format_values
 
 PAD = 0
 OOV = 1
-N_RESERVED = 2
+N_RESERVED = 2  # codes before the first known value
+
+
+def code_to_position(codes):
+    """Index position of known item codes: code ``c`` is row ``c - N_RESERVED`` of the
+    item vectors (and of the retrieval index). Works on numpy arrays and torch tensors;
+    reserved codes give negative positions."""
+    return codes - N_RESERVED
+
+
+def position_to_code(positions):
+    """Inverse of :func:`code_to_position` for numpy arrays: padded positions (``-1``,
+    or any negative) become :data:`PAD`."""
+    positions = np.asarray(positions)
+    return np.where(positions >= 0, positions + N_RESERVED, PAD)
 
 
 class Vocabulary:

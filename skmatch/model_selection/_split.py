@@ -23,91 +23,20 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
 from skmatch.exceptions import DataError, format_values
-from skmatch.features._interactions import key_ids
-from skmatch.features._spec import _DEFAULT_TIME_COL, _as_float
-from skmatch.utils._checks import check_frame, check_k, check_no_missing, check_times
+from skmatch.features import key_ids
+from skmatch.utils._checks import (
+    DEFAULT_TIME_COL,
+    as_float,
+    check_frame,
+    check_k,
+    check_no_missing,
+    check_times,
+)
+from skmatch.utils._ordering import last_n_mask, time_ranks
 
 __all__ = ["LeaveLastOut", "TemporalSplit", "leave_last_out_split"]
 
 _SHORT_USERS = ("train", "drop", "error")
-
-
-def _time_ranks(times: Any) -> np.ndarray:
-    """Return an array that sorts like ``times`` and that ``np.lexsort`` accepts."""
-    times = np.asarray(times)
-    if times.ndim != 1:
-        raise ValueError(f"times must be 1-D, got shape {times.shape}.")
-    if times.dtype.kind in "mM":
-        if np.isnat(times).any():
-            raise DataError(f"times has {int(np.isnat(times).sum())} missing value(s) (NaT).")
-        return times.view(np.int64)
-    if times.dtype.kind in "iub":
-        return times
-    if times.dtype.kind == "f" and not np.isnan(times).any():
-        return times
-    missing = pd.isna(times)
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        raise DataError(
-            f"times has {rows.size} missing value(s) at row position(s) "
-            f"{format_values(rows.tolist())}."
-        )
-    codes, _ = pd.factorize(times, sort=True)  # any sortable values -> ordinal codes
-    return codes
-
-
-def last_n_mask(user_codes: Any, times: Any, n: int) -> np.ndarray:
-    """Mark each user's last ``n`` rows in time order.
-
-    Parameters
-    ----------
-    user_codes : array-like of shape (n_rows,)
-        User key of every row: int codes or raw ids (ints, strings, mixed).
-    times : array-like of shape (n_rows,) or None
-        Time of every row (numbers, datetimes or any sortable values); None means row order.
-    n : int
-        How many rows to mark per user (all of them for users with ``<= n`` rows).
-
-    Returns
-    -------
-    mask : ndarray of shape (n_rows,), bool
-        True for the rows among the last ``n`` of their user, ordering by ``(time, row)``:
-        among equal times the later row counts as later.
-
-    Examples
-    --------
-    >>> from skmatch.model_selection._split import last_n_mask
-    >>> last_n_mask(["a", "b", "a", "a"], [5, 1, 5, 3], n=1)
-    array([False,  True,  True, False])
-    """
-    n = check_k(n, "n")
-    users = np.asarray(user_codes)
-    if users.ndim != 1:
-        raise ValueError(f"user_codes must be 1-D, got shape {users.shape}.")
-    n_rows = users.shape[0]
-    small = users.dtype.kind in "iu" and (n_rows == 0 or 0 <= users.min() <= users.max())
-    if small and (n_rows == 0 or users.max() <= 2 * n_rows):  # bincount over them is cheap
-        codes = users.astype(np.int64, copy=False)
-    else:
-        codes, _ = pd.factorize(users, use_na_sentinel=False)
-    rows = np.arange(n_rows)
-    if times is None:
-        order = np.lexsort((rows, codes))
-    else:
-        ranks = _time_ranks(times)
-        if ranks.shape[0] != n_rows:
-            raise ValueError(
-                f"times has {ranks.shape[0]} value(s) but user_codes has {n_rows}; pass one "
-                "time per row."
-            )
-        order = np.lexsort((rows, ranks, codes))  # by user, then time, then row
-    # In sorted order each user's rows form one block; a row is among the last n of its
-    # block when the block's end offset minus its position is at most n.
-    group_end = np.cumsum(np.bincount(codes))
-    from_end = group_end[codes[order]] - np.arange(n_rows)  # 1 for a user's last row
-    mask = np.empty(n_rows, dtype=bool)
-    mask[order] = from_end <= n
-    return mask
 
 
 def _positive_rows(X: Any, label_col: str | None) -> np.ndarray:
@@ -119,7 +48,7 @@ def _positive_rows(X: Any, label_col: str | None) -> np.ndarray:
         labels = None
         n_rows = len(X)
         if label_col is not None and label_col in X.columns:  # parsed as FeatureSpec does
-            labels = _as_float(X[label_col], label_col, allow_nan=False)
+            labels = as_float(X[label_col], label_col, allow_nan=False)
     if labels is None:
         return np.ones(n_rows, dtype=bool)
     return np.asarray(labels) > 0
@@ -163,7 +92,7 @@ def _users_and_times(X: Any, user_col: str | None, time_col: str | None, name: s
     times = None
     if time_col is not None and time_col in X.columns:
         times = check_times(X[time_col], time_col)
-    elif time_col is not None and time_col != _DEFAULT_TIME_COL:  # as FeatureSpec: only
+    elif time_col is not None and time_col != DEFAULT_TIME_COL:  # as FeatureSpec: only
         raise DataError(  # the default may be absent (then row order is time order)
             f"{name}: time_col={time_col!r} is not a column of X (columns: "
             f"{format_values(list(X.columns), 10)}). Pass time_col=None to use row order."
@@ -284,7 +213,7 @@ class LeaveLastOut(_SingleSplitMixin, BaseCrossValidator):
         # test: each user's rows from its n_test-th last positive on (without labels,
         # its last n_test rows), negatives included
         rows = np.arange(n_rows)
-        keys = (rows,) if times is None else (rows, _time_ranks(times))
+        keys = (rows,) if times is None else (rows, time_ranks(times))
         rank = np.empty(n_rows, dtype=np.int64)
         rank[np.lexsort((*keys, codes))] = rows  # position in (user, time, row) order
         held = np.flatnonzero(positive)  # increasing: row order kept for ties
@@ -430,7 +359,7 @@ class TemporalSplit(_SingleSplitMixin, BaseCrossValidator):
         _, times, n_rows = _users_and_times(X, None, self.time_col, "TemporalSplit")
         n_test = self._n_test(n_rows)
         rows = np.arange(n_rows)
-        order = rows if times is None else np.lexsort((rows, _time_ranks(times)))
+        order = rows if times is None else np.lexsort((rows, time_ranks(times)))
         test = np.zeros(n_rows, dtype=bool)
         test[order[n_rows - n_test :]] = True
         yield np.flatnonzero(~test), np.flatnonzero(test)

@@ -1,28 +1,26 @@
-"""Retrieval models: the Popularity baseline and the neural matchers."""
+"""Retrieval models: the Popularity baseline and the neural matchers.
 
-from skmatch.models._discovery import all_estimators
-from skmatch.models._torch_base import TorchMatcher
-from skmatch.models.base import BaseMatcher
-from skmatch.models.multi_interest import MIND, SINE, ComirecDR, ComirecSA
-from skmatch.models.popularity import Popularity
-from skmatch.models.sequential import NARM, STAMP, GRU4Rec, SASRec
-from skmatch.models.two_tower import DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC
+The estimators are imported on first use (as scikit-learn's subpackages do), from the
+one list in :mod:`skmatch.models.registry`.
+"""
 
-__all__ = [
-    "DSSM",
-    "MIND",
-    "NARM",
-    "SINE",
-    "STAMP",
-    "BaseMatcher",
-    "ComirecDR",
-    "ComirecSA",
-    "FaceBookDSSM",
-    "GRU4Rec",
-    "Popularity",
-    "SASRec",
-    "TorchMatcher",
-    "YoutubeDNN",
-    "YoutubeSBC",
-    "all_estimators",
-]
+from skmatch.models import registry
+from skmatch.models.registry import all_estimators as all_estimators
+
+_BASES = {"BaseMatcher": "skmatch.models.base", "TorchMatcher": "skmatch.models.neural"}
+
+__all__ = sorted([*registry.BY_NAME, *_BASES, "all_estimators"])
+
+
+def __getattr__(name: str):
+    if name in registry.BY_NAME:
+        return registry.load(name)
+    if name in _BASES:
+        import importlib
+
+        return getattr(importlib.import_module(_BASES[name]), name)
+    raise AttributeError(f"module 'skmatch.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

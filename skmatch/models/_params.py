@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from numbers import Integral, Real
@@ -11,6 +12,44 @@ import numpy as np
 MODES = ("pointwise", "pairwise", "listwise")
 NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard", "all")
 SCHEDULES = (None, "cosine", "linear")
+
+# Torch-RecHub's spellings of our parameters, accepted by every constructor
+ALIASES = {
+    "n_epoch": "n_epochs",
+    "interest_num": "n_interests",
+    "embedding_dim": "embed_dim",
+    "lr": "learning_rate",
+    "neg_ratio": "n_negatives",
+}
+
+
+def store_params(est, values: dict) -> None:
+    """Store an estimator's constructor arguments unchanged: the body of every neural
+    model's ``__init__`` (called with its ``locals()``).
+
+    Each keyword argument becomes the attribute of its name (the scikit-learn contract:
+    no validation here, it happens in ``fit``). The keyword arguments collected in
+    ``aliases`` are Torch-RecHub's spellings (:data:`ALIASES`), stored under our names;
+    any other name, or an alias given along with its own name, is a ``TypeError``.
+    """
+    values = {k: v for k, v in values.items() if k not in ("self", "__class__")}
+    aliases = values.pop("aliases", {})
+    if aliases:
+        defaults = inspect.signature(type(est).__init__).parameters
+        unknown = sorted(a for a in aliases if ALIASES.get(a) not in values)
+        if unknown:
+            raise TypeError(
+                f"{type(est).__name__} got unexpected parameter(s) {unknown}; valid ones "
+                f"are {sorted(values)}."
+            )
+        for alias, value in aliases.items():
+            name = ALIASES[alias]
+            default = defaults[name].default
+            if values[name] is not default and values[name] != default:
+                raise TypeError(f"Pass either {name!r} or its alias {alias!r}, not both.")
+            values[name] = value
+    for name, value in values.items():
+        setattr(est, name, value)
 
 
 def check_int(value, name: str, low: int = 1) -> int:
@@ -47,6 +86,14 @@ def check_bool(value, name: str) -> bool:
     return bool(value)
 
 
+def check_dropout(value, name: str = "dropout") -> float:
+    """A dropout probability in [0, 1)."""
+    value = check_float(value, name)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}.")
+    return value
+
+
 def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
@@ -57,7 +104,7 @@ def validate_common(est) -> None:
     """Check the common parameters of a TorchMatcher (called at the start of fit)."""
     check_int(est.embed_dim, "embed_dim")
     check_choice(est.mode, "mode", MODES)
-    check_choice(est.negatives, "negatives", est._allowed_negatives())
+    check_choice(est.negatives, "negatives", est._allowed_negatives)
     check_int(est.n_negatives, "n_negatives")
     check_float(est.temperature, "temperature", 0.0, strict=True)
     check_float(est.learning_rate, "learning_rate", 0.0, strict=True)

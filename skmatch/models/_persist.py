@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from skmatch import __version__
-from skmatch.features import UserHistory
-from skmatch.features._state import spec_from_state, spec_to_state
+from skmatch.features import UserHistory, spec_from_state, spec_to_state
 
 FORMAT = "skmatch-model"
 FORMAT_VERSION = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from numbers import Integral
 
@@ -11,23 +12,27 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 
 from skmatch.exceptions import DataError, NotFittedError, UnknownIdError, format_values
-from skmatch.features import FeatureSpec, Interactions
-from skmatch.features._interactions import key_ids, user_keys
-from skmatch.features._spec import new_user_index
-from skmatch.features._vocab import N_RESERVED
-from skmatch.index import DeferredIndex, ExactIndex, make_index
-from skmatch.models._distributed import is_main_process
-from skmatch.models._incremental import combined_interactions, extend_spec
-from skmatch.models._merge import merge_interests
-from skmatch.models._params import check_bool
-from skmatch.models._query import (
+from skmatch.features import (
+    N_RESERVED,
+    FeatureSpec,
+    Interactions,
     UserQuery,
+    code_to_position,
+    combined_interactions,
+    extend_spec,
     frame_labels,
+    key_ids,
+    new_user_index,
+    position_to_code,
     query_from_codes,
     query_from_frame,
     query_from_interactions,
     query_from_keys,
+    user_keys,
 )
+from skmatch.index import DeferredIndex, ExactIndex, make_index
+from skmatch.models._merge import merge_interests
+from skmatch.models._params import check_bool
 from skmatch.utils._checks import check_k
 
 
@@ -168,7 +173,7 @@ class BaseMatcher(BaseEstimator):
 
     def _build_index(self) -> None:
         index = self._make_index()
-        if not is_main_process():  # after a distributed fit only rank 0 builds it now
+        if not _is_main_process():  # after a distributed fit only rank 0 builds it now
             index = DeferredIndex(index)
         self.index_ = index.fit(self._item_vectors())
 
@@ -220,7 +225,7 @@ class BaseMatcher(BaseEstimator):
                 f"{what} has {bad.sum()} item id(s) unseen during fit, first "
                 f"{format_values(arr[bad].tolist())}."
             )
-        return codes[~bad] - N_RESERVED
+        return code_to_position(codes[~bad])
 
     # ------------------------------------------------------------------ embeddings
     def transform_users(self, X) -> np.ndarray:
@@ -295,7 +300,7 @@ class BaseMatcher(BaseEstimator):
         pos, scores = self._recommend_positions(
             query, k, filter_seen=filter_seen, exclude=exclude, candidates=candidates
         )
-        ids = self.feature_spec_.inverse_transform_items(np.where(pos >= 0, pos + N_RESERVED, 0))
+        ids = self.feature_spec_.inverse_transform_items(position_to_code(pos))
         return (ids, scores) if return_scores else ids
 
     def _check_k(self, k) -> int:
@@ -361,9 +366,7 @@ class BaseMatcher(BaseEstimator):
         vectors = np.asarray(self._item_vectors(), dtype=np.float32)[pos]
         excl = [np.array([p]) for p in pos]
         found, scores = self.index_.search(vectors, k, exclude=excl)
-        ids = self.feature_spec_.inverse_transform_items(
-            np.where(found >= 0, found + N_RESERVED, 0)
-        )
+        ids = self.feature_spec_.inverse_transform_items(position_to_code(found))
         return ids, scores
 
     def predict(self, X) -> np.ndarray:
@@ -409,7 +412,7 @@ class BaseMatcher(BaseEstimator):
         bounds = np.cumsum(np.bincount(inverse, minlength=uniq.size))[:-1]
         # test items unseen in fit (code 1) are relevant misses, one distinct id (<= -2)
         # per distinct item: never recommended, never padding (-1), never merged
-        positions = np.where(items >= N_RESERVED, items - N_RESERVED, -2 - unseen)
+        positions = np.where(items >= N_RESERVED, code_to_position(items), -2 - unseen)
         targets = np.split(positions[order], bounds)
         return uniq, targets, new_users
 
@@ -494,6 +497,15 @@ def _col(X: pd.DataFrame, name: str) -> pd.Series:
             f"X lacks the column {name!r}; it has {format_values(list(X.columns), 10)}."
         )
     return X[name]
+
+
+def _is_main_process() -> bool:
+    """Whether this process is rank 0 of a torch process group, or in none. (A process
+    group exists only once torch is imported: this module never imports it.)"""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return True
+    return dist.get_rank() == 0
 
 
 def _seed_or_zero(random_state) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skmatch.features._vocab import N_RESERVED
+from skmatch.features import N_RESERVED, code_to_position
 from skmatch.index import ExactIndex
 from skmatch.models.base import BaseMatcher
 
@@ -56,7 +56,7 @@ class Popularity(BaseMatcher):
         weights = np.ones(new_rows.size) if inter.weights is None else inter.weights[new_rows]
         if inter.labels is not None:
             weights = weights * (inter.labels[new_rows] > 0)
-        codes = inter.item_codes[new_rows] - N_RESERVED
+        codes = code_to_position(inter.item_codes[new_rows])
         counts = np.zeros(self.n_items_, dtype=np.float64)
         counts[:old_n_items] = self.item_counts_
         counts += np.bincount(codes, weights=weights, minlength=self.n_items_)

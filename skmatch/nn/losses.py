@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 
-def _weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``per_row`` ``[B]``, weighted by ``weight`` ``[B]`` when given."""
     if weight is None:
         return per_row.mean()
     return (per_row * weight).sum() / weight.sum().clamp_min(1e-12)
@@ -23,7 +24,7 @@ def listwise_loss(pos, neg, valid, weight=None) -> torch.Tensor:
     neg = neg.masked_fill(~valid, float("-inf"))
     logits = torch.cat([pos.unsqueeze(1), neg], dim=1)  # [B, 1 + N]
     per_row = torch.logsumexp(logits, dim=1) - pos
-    return _weighted_mean(per_row, weight)
+    return weighted_mean(per_row, weight)
 
 
 def pairwise_loss(pos, neg, valid, weight=None) -> torch.Tensor:
@@ -31,7 +32,7 @@ def pairwise_loss(pos, neg, valid, weight=None) -> torch.Tensor:
     diff = F.logsigmoid(pos.unsqueeze(1) - neg)  # [B, N]
     v = valid.to(diff.dtype)
     per_row = -(diff * v).sum(1) / v.sum(1).clamp_min(1.0)
-    return _weighted_mean(per_row, weight)
+    return weighted_mean(per_row, weight)
 
 
 def pointwise_loss(pos, neg, valid, weight=None, labels=None) -> torch.Tensor:
@@ -42,11 +43,11 @@ def pointwise_loss(pos, neg, valid, weight=None, labels=None) -> torch.Tensor:
     target = torch.ones_like(pos) if labels is None else labels.to(pos.dtype)
     pos_term = F.binary_cross_entropy_with_logits(pos, target, reduction="none")
     if neg.shape[1] == 0:
-        return _weighted_mean(pos_term, weight)
+        return weighted_mean(pos_term, weight)
     neg_term = F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg), reduction="none")
     v = valid.to(neg.dtype)
     per_row = pos_term + (neg_term * v).sum(1) / v.sum(1).clamp_min(1.0)
-    return _weighted_mean(per_row, weight)
+    return weighted_mean(per_row, weight)
 
 
 LOSSES = {"listwise": listwise_loss, "pairwise": pairwise_loss, "pointwise": pointwise_loss}

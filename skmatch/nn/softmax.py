@@ -37,7 +37,7 @@ def _block_rows(n_items: int, device: str = "cpu") -> int:
     return max(128, (elements // max(n_items, 1)) // 128 * 128)
 
 
-def _autocast_dtype(device: str) -> torch.dtype | None:
+def autocast_dtype(device: str) -> torch.dtype | None:
     """The dtype of the enclosing autocast region on ``device``, None outside one."""
     try:
         return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
@@ -51,7 +51,7 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, user, items, target, temperature, weight):  # [P, D], [N, D], [P] -> []
         device = user.device.type
-        mm_dtype = _autocast_dtype(device)
+        mm_dtype = autocast_dtype(device)
         with torch.autocast(device, enabled=False):
             scale = 1.0 / temperature
             u = user * scale if scale != 1.0 else user  # [P, D]: logits = (u / t) . i

@@ -10,6 +10,9 @@ import pandas as pd
 
 from skmatch.exceptions import DataError, format_values
 
+# the time column FeatureSpec and the splitters read when none is named
+DEFAULT_TIME_COL = "timestamp"
+
 
 def check_frame(X, *, name: str = "X", required: Iterable[str] = ()) -> pd.DataFrame:
     """Check that ``X`` is a non-empty DataFrame holding the ``required`` columns."""
@@ -69,5 +72,24 @@ def check_times(values: pd.Series, column: str) -> np.ndarray:
         raise DataError(
             f"Time column {column!r} has {rows.size} non-finite value(s) at row position(s) "
             f"{format_values(rows.tolist())}."
+        )
+    return arr
+
+
+def as_float(values: pd.Series, name: str, allow_nan: bool = True) -> np.ndarray:
+    """A numeric column as float64; a clear error names it when it is not numeric (or,
+    with ``allow_nan=False``, holds missing or infinite values)."""
+    try:
+        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"Column {name!r} must be numeric, got dtype {values.dtype} (first values "
+            f"{format_values(values.head().tolist())})."
+        ) from exc
+    if not allow_nan and not np.isfinite(arr).all():
+        rows = np.flatnonzero(~np.isfinite(arr))
+        raise DataError(
+            f"Column {name!r} has {rows.size} missing or infinite value(s) at row "
+            f"position(s) {format_values(rows.tolist())}."
         )
     return arr

@@ -1,4 +1,5 @@
-"""partial_fit: new interactions on top of a fitted model, new users and items included."""
+"""partial_fit's data side: a fitted spec grown by new ids, and the fitted histories
+followed by new interactions."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import copy
 
 import numpy as np
 import pandas as pd
-import torch
 
 from skmatch.exceptions import format_values
-from skmatch.features import Interactions
+from skmatch.features._interactions import Interactions
 from skmatch.features._vocab import Vocabulary
 from skmatch.utils._checks import check_frame, check_no_missing
 
@@ -77,39 +77,3 @@ def combined_interactions(spec, history, X: pd.DataFrame) -> tuple[Interactions,
         },
     )
     return inter, n_old + np.arange(len(new))
-
-
-@torch.no_grad()
-def grow_into(module: torch.nn.Module, old_state: dict) -> None:
-    """Copy a smaller model's weights into ``module``: tables that grew keep their rows.
-
-    Every entry of ``old_state`` must have the new entry's shape, or the same shape but a
-    longer first axis (a user or item table): its first rows are copied, the new rows
-    keep their fresh initialisation.
-    """
-    state = module.state_dict()
-    added, removed = sorted(set(state) - set(old_state)), sorted(set(old_state) - set(state))
-    if added or removed:
-        what = f"weights {format_values(added)} are new" if added else ""
-        what += (" and " if added and removed else "")
-        what += f"weights {format_values(removed)} are gone" if removed else ""
-        raise ValueError(_ARCHITECTURE_CHANGED.format(what=what))
-    for name, old in old_state.items():
-        fresh = state[name]
-        if fresh.shape == old.shape:
-            fresh.copy_(old)
-        elif fresh.dim() == old.dim() and fresh.shape[1:] == old.shape[1:] and (
-            fresh.shape[0] > old.shape[0]
-        ):
-            fresh[: old.shape[0]].copy_(old)
-        else:
-            what = f"{name} is {tuple(fresh.shape)}, was {tuple(old.shape)}"
-            raise ValueError(_ARCHITECTURE_CHANGED.format(what=what))
-
-
-_ARCHITECTURE_CHANGED = (
-    "partial_fit continues the fitted network, but its architecture has changed since "
-    "fit ({what}): a parameter that shapes it (embed_dim, hidden_dims, hidden_size, "
-    "n_layers, n_heads, n_interests, ...) was set after fit. Set it back, or call fit to "
-    "train the new architecture."
-)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skmatch.models._distributed import world
+from skmatch.training.distributed import world
 
 FORMAT = "skmatch-checkpoint"
 FORMAT_VERSION = 1

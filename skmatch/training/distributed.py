@@ -251,16 +251,77 @@ class LossForward(torch.nn.Module):
         return self._loss_fn(self.module, batch, rng)
 
 
-def wrap(module: torch.nn.Module, loss_fn, device: torch.device):
-    """``loss_fn(module, batch, rng)`` as a callable; under a process group of several
-    ranks, through ``DistributedDataParallel`` (gradients averaged over ranks)."""
-    if world()[1] == 1:
-        return lambda batch, rng: loss_fn(module, batch, rng)
-    from torch.nn.parallel import DistributedDataParallel
+class SingleProcess:
+    """How the training loop runs in one process: every unit, every step, here."""
 
-    ids = [device] if device.type == "cuda" else None
-    # the modules' buffers are constants (side-feature tables, routing logits): no need
-    # to re-send rank 0's every step (the keyword was renamed in recent torch)
-    params = inspect.signature(DistributedDataParallel).parameters
-    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
-    return DistributedDataParallel(LossForward(module, loss_fn), device_ids=ids, **{no_sync: False})
+    rank, size = 0, 1
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def wrap(self, module: torch.nn.Module, loss_fn):
+        """``loss_fn(module, batch, rng)`` as a callable ``step(batch, rng)``."""
+        return lambda batch, rng: loss_fn(module, batch, rng)
+
+    def epoch_order(self, rng: np.random.Generator, units: np.ndarray):
+        """This process's units of the epoch, in order, and the generator of its batches."""
+        return rng.permutation(units), rng
+
+    def steps_per_epoch(self, n_units: int, batch_size: int) -> int:
+        return -(-shard_size(n_units, self.size) // batch_size)
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of a scalar over the processes."""
+        return value
+
+    def from_main(self, value: float) -> float:
+        """Rank 0's value (so that all ranks decide alike)."""
+        return value
+
+    def barrier(self) -> None:
+        """Wait for every process."""
+
+
+class DataParallel(SingleProcess):
+    """Data-parallel training under ``torchrun``: each rank its shard of every epoch's
+    permutation, its own negatives and dropout (reproducibly), the gradients averaged
+    by ``DistributedDataParallel``."""
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self.rank, self.size = world()
+
+    def wrap(self, module: torch.nn.Module, loss_fn):
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device] if self.device.type == "cuda" else None
+        # the modules' buffers are constants (side-feature tables, routing logits): no
+        # need to re-send rank 0's every step (the keyword was renamed in recent torch)
+        params = inspect.signature(DistributedDataParallel).parameters
+        no_sync = "forward_sync_buffers"
+        if no_sync not in params:
+            no_sync = "broadcast_buffers"
+        return DistributedDataParallel(
+            LossForward(module, loss_fn), device_ids=ids, **{no_sync: False}
+        )
+
+    def epoch_order(self, rng: np.random.Generator, units: np.ndarray):
+        order = rng.permutation(units)
+        seed = state_seed(rng)  # leaves rng as a single process would
+        torch.manual_seed(seed * self.size + self.rank)
+        return shard(order, self.rank, self.size), np.random.default_rng([seed, self.rank])
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        return mean_over_ranks(value)
+
+    def from_main(self, value: float) -> float:
+        return from_main(value, self.device)
+
+    def barrier(self) -> None:
+        barrier()
+
+
+def strategy(device: torch.device) -> SingleProcess:
+    """The strategy of this process: :class:`DataParallel` inside a process group of
+    several ranks, else :class:`SingleProcess`."""
+    return DataParallel(device) if world()[1] > 1 else SingleProcess(device)

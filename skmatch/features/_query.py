@@ -1,4 +1,5 @@
-"""Resolve the ``users`` argument of recommend/transform_users into histories and features."""
+"""Queries: the users to embed (known ids, or the histories of a frame), with their
+histories and side features, for ``recommend`` and ``transform_users``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skmatch.features import OOV, PAD, Interactions, UserHistory
-from skmatch.features._interactions import key_ids
-from skmatch.features._spec import _as_float
-from skmatch.utils._checks import check_frame, check_no_missing, check_times
+from skmatch.features._history import UserHistory
+from skmatch.features._interactions import Interactions, key_ids
+from skmatch.features._vocab import OOV, PAD
+from skmatch.utils._checks import as_float, check_frame, check_no_missing, check_times
 
 
 @dataclass
@@ -98,7 +99,7 @@ def frame_labels(spec, X) -> np.ndarray | None:
     if isinstance(X, Interactions):
         return X.labels
     if spec.label_col in X.columns:
-        return _as_float(X[spec.label_col], spec.label_col, allow_nan=False)
+        return as_float(X[spec.label_col], spec.label_col, allow_nan=False)
     return None
 
 

@@ -1,0 +1,1 @@
+"""The multi-interest family: MIND, ComirecDR, ComirecSA, SINE (one file each)."""

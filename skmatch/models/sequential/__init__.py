@@ -1,0 +1,1 @@
+"""The sequential family: GRU4Rec, NARM, SASRec, STAMP (one file each)."""

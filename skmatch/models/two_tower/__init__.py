@@ -1,0 +1,1 @@
+"""The two-tower family: DSSM, FaceBookDSSM, YoutubeDNN, YoutubeSBC (one file each)."""

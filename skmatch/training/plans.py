@@ -1,0 +1,144 @@
+"""Batch plans: the units a fit shuffles (rows or history windows) and their batches.
+
+A plan has ``units`` (an int64 array the loop permutes every epoch) and
+``batch(units, device) -> Batch``, gathered by index from the ``Interactions`` arrays
+(no per-sample collation). :class:`RowPlan` trains one example per interaction (its
+user's earlier items as the history); :class:`WindowPlan` cuts every user's sequence
+into windows in which every position predicts its next item (causal sequence models).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from skmatch.features import OOV, Interactions, UserHistory, code_to_position, gather_windows
+from skmatch.nn.protocol import Batch
+from skmatch.utils._ordering import last_n_mask
+
+
+def training_rows(inter: Interactions, rows=None, *, pointwise: bool = False) -> np.ndarray:
+    """The rows to train on (of ``rows``; all when None): the positives, unless the
+    loss is pointwise and learns from labelled negatives too."""
+    rows = np.arange(len(inter)) if rows is None else rows
+    if inter.labels is None or pointwise:
+        return rows
+    return rows[inter.labels[rows] > 0]
+
+
+class RowPlan:
+    """One example per interaction: the row's positive and its user's earlier items.
+
+    Parameters
+    ----------
+    inter : Interactions
+    rows : ndarray of int
+        The rows to train on.
+    """
+
+    def __init__(self, inter: Interactions, rows: np.ndarray) -> None:
+        self.inter = inter
+        self.units = rows
+
+    def batch(self, rows: np.ndarray, device) -> Batch:
+        inter = self.inter
+        batch = Batch(
+            hist=torch.from_numpy(inter.histories(rows)),
+            user_features={k: torch.from_numpy(v[rows]) for k, v in inter.user_features.items()},
+            pos=torch.from_numpy(inter.item_codes[rows]),
+        )
+        if inter.weights is not None:
+            batch.weight = torch.from_numpy(inter.weights[rows].astype(np.float32))
+        if inter.labels is not None:
+            batch.label = torch.from_numpy(inter.labels[rows].astype(np.float32))
+        return batch.to(device, non_blocking=True)
+
+
+class WindowPlan:
+    """History windows: inputs ``[W, L]`` and next-item targets ``[W, L]``, left-padded.
+
+    Every user's positive items are cut into windows of ``max_len`` targets that cover
+    positions ``1 .. n - 1`` once (see :func:`windows`); each target weighs as its row
+    when the interactions are weighted.
+
+    Parameters
+    ----------
+    inter : Interactions
+    max_len : int
+    user_table : dict of str -> ndarray
+        Encoded user side features by user code (the FeatureSpec's ``user_table_``).
+    """
+
+    def __init__(self, inter: Interactions, max_len: int, user_table: dict) -> None:
+        self.inter, self.max_len, self.user_table = inter, max_len, user_table
+        self.users, self.ends = windows(inter.history, max_len)
+        self.units = np.arange(self.users.size)
+
+    def batch(self, units: np.ndarray, device) -> Batch:
+        hist, length = self.inter.history, self.max_len
+        users, ends = self.users[units], self.ends[units]
+        start = hist.indptr[users]
+        batch = Batch(
+            hist=torch.from_numpy(gather_windows(hist.items, start, ends - 1, length)),
+            user_features={k: torch.from_numpy(t[users]) for k, t in self.user_table.items()},
+            targets=torch.from_numpy(gather_windows(hist.items, start + 1, ends, length)),
+        )
+        if self.inter.history_weights is not None:
+            weights = self.inter.history_weights
+            batch.weight = torch.from_numpy(
+                gather_windows(weights, start + 1, ends, length, np.float32)
+            )
+        return batch.to(device, non_blocking=True)
+
+
+def windows(history: UserHistory, length: int):
+    """Cut every user's sequence into windows whose targets cover positions 1..n-1 once.
+
+    Returns the user of each window and the (exclusive) end of its targets in
+    ``history.items``: window ``w`` predicts ``items[end - length : end]`` from the item
+    before each, so consecutive windows of a user never share a target.
+    """
+    n = np.diff(history.indptr)
+    per_user = np.where(n >= 2, -(-(n - 1) // length), 0)  # ceil((n - 1) / length)
+    user = np.repeat(np.arange(n.size), per_user)
+    first = np.cumsum(per_user) - per_user
+    k = np.arange(user.size) - np.repeat(first, per_user)  # 0 = most recent window
+    end = history.indptr[user + 1] - k * length
+    return user, end
+
+
+def holdout_last(inter: Interactions):
+    """Hold out every user's last positive event, for validation during a fit.
+
+    Users need at least 2 positive events; users outside the vocabulary (below
+    ``min_count``) share one code and have no history, so their rows all stay in
+    training.
+
+    Returns
+    -------
+    train : Interactions
+        The other rows.
+    users : ndarray of int64
+        The user code of each held-out event.
+    targets : list of ndarray
+        The index position of each held-out item (one per user).
+
+    Raises
+    ------
+    ValueError
+        When no user has 2 positive events.
+    """
+    positive = np.ones(len(inter), bool) if inter.labels is None else inter.labels > 0
+    rows = np.flatnonzero(positive & (inter.user_codes != OOV))
+    last = last_n_mask(inter.user_codes[rows], inter.times[rows], 1)
+    n_pos = np.bincount(inter.user_codes[rows], minlength=inter.history.n_users)
+    held = rows[last & (n_pos[inter.user_codes[rows]] >= 2)]
+    if held.size == 0:
+        raise ValueError(
+            "early_stopping needs users with at least 2 interactions to hold out their "
+            "last one; none has. Set early_stopping=False."
+        )
+    keep = np.ones(len(inter), dtype=bool)
+    keep[held] = False
+    targets = [np.array([p]) for p in code_to_position(inter.item_codes[held])]
+    return inter.subset(np.flatnonzero(keep)), inter.user_codes[held], targets
