@@ -57,6 +57,7 @@ def test_early_stopping_holds_out_no_user_below_min_count(split):
     n_rare = np.unique(train["user_id"][inter.user_codes == OOV]).size
     assert n_rare >= 10
     kept, val_users, _ = holdout_last(inter)
+    assert holdout_last(inter.subset(np.arange(1))) is None  # one event: nothing to hold out
     assert OOV not in set(val_users.tolist())  # no merged "user" of all the rare ones
     assert (kept.user_codes == OOV).sum() == (inter.user_codes == OOV).sum()
     assert val_users.size == np.unique(inter.user_codes[inter.user_codes != OOV]).size

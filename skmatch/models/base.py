@@ -50,7 +50,7 @@ class BaseMatcher(BaseEstimator):
     """
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, validation_data=None):
         """Fit the model on interactions.
 
         Parameters
@@ -60,21 +60,37 @@ class BaseMatcher(BaseEstimator):
             on them) or the output of a fitted :class:`FeatureSpec`.
         y : None
             Ignored.
+        validation_data : DataFrame, optional
+            Held-out interactions (e.g. each user's next event) to score after every
+            epoch, instead of the events that early stopping holds out of ``X``: each
+            user is embedded from its history in ``X``, whose items are excluded, and
+            ranked against the whole catalogue, as :meth:`score` does. With
+            ``early_stopping`` the fit stops on their NDCG@``k`` and keeps the best
+            epoch; without, the scores are recorded in ``validation_scores_``. Only the
+            neural models take it.
 
         Returns
         -------
         self
         """
         self._validate_params()
+        self._check_validation_data(validation_data)
         inter = self._prepare(X)
         spec = inter.spec
         self.feature_spec_ = spec
         self.history_ = inter.history
         self.n_users_ = spec.n_users_
         self.n_items_ = spec.n_items_
-        self._fit(inter)
+        self._fit(inter, validation_data)
         self._build_index()
         return self
+
+    def _check_validation_data(self, validation_data) -> None:
+        if validation_data is not None:
+            raise TypeError(
+                f"{type(self).__name__} does not train by epochs: validation_data is not "
+                "used. Evaluate it with score() or skmatch.metrics.evaluate after fit."
+            )
 
     def partial_fit(self, X, y=None):
         """Continue training on new interactions without refitting from scratch.
@@ -178,7 +194,7 @@ class BaseMatcher(BaseEstimator):
         self.index_ = index.fit(self._item_vectors())
 
     # ------------------------------------------------------------------ hooks
-    def _fit(self, inter: Interactions) -> None:  # pragma: no cover - abstract
+    def _fit(self, inter: Interactions, validation_data=None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _user_vectors(self, query: UserQuery) -> np.ndarray:  # pragma: no cover
@@ -378,6 +394,10 @@ class BaseMatcher(BaseEstimator):
         """User keys (see :meth:`Interactions.user_keys`), relevant item positions of
         held-out rows ``X`` and the raw ids of the users outside the vocabulary."""
         self._check_fitted()
+        return self._held_out_targets(X)
+
+    def _held_out_targets(self, X):
+        """:meth:`_test_targets` against the fitted spec (during ``fit`` too)."""
         spec = self.feature_spec_
         if isinstance(X, Interactions):
             users, items, new_users = X.user_keys(), X.item_codes, X.new_users

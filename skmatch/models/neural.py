@@ -13,9 +13,10 @@ import numbers
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
 
-from skmatch.features import N_RESERVED, query_from_codes
+from skmatch.features import N_RESERVED, Interactions, query_from_keys
 from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.models._merge import merge_interests
@@ -47,6 +48,9 @@ from skmatch.training.incremental import grow_into
 # user's vector never depends on how many users were asked for at once: batched
 # recommend equals one-by-one recommend bit for bit.
 _INFER_BATCH = 256
+# Validation ranks at most this many held-out users (evenly spaced among them): its cost
+# stays bounded on large data, while its noise is far below the gaps it decides on.
+_MAX_VALIDATION_USERS = 20_000
 
 
 def _cpu_has_bf16() -> bool:
@@ -211,14 +215,36 @@ class TorchMatcher(BaseMatcher):
         return FrequencyLogQ(counts, device)
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, inter) -> None:
+    def _check_validation_data(self, validation_data) -> None:
+        if validation_data is not None and not isinstance(
+            validation_data, pd.DataFrame | Interactions
+        ):
+            raise TypeError(
+                "validation_data must be a DataFrame of held-out interactions (or the "
+                f"Interactions of one), got {type(validation_data).__name__}."
+            )
+
+    def _fit(self, inter, validation_data=None) -> None:
         for stale in ("n_partial_fits_", "best_epoch_"):  # set by an earlier fit only
             self.__dict__.pop(stale, None)
         self.loss_curve_, self.validation_scores_ = [], []
         val = None
-        if self.early_stopping:
-            inter, users, targets = holdout_last(inter)
-            val = (inter, users, targets)
+        if validation_data is not None:  # the user's held-out events
+            keys, targets, new_users = self._held_out_targets(validation_data)
+            val = _subsample(inter, keys, targets, new_users)
+        elif self.early_stopping:  # each user's last event, held out of training
+            held = holdout_last(inter)
+            if held is None:
+                warnings.warn(
+                    f"{type(self).__name__}: early_stopping holds out each user's last "
+                    "event, but no user has 2 positive interactions; training for "
+                    f"n_epochs={self.n_epochs} epochs without early stopping.",
+                    UserWarning,
+                    stacklevel=_user_stacklevel(),
+                )
+            else:
+                inter = held[0]  # trained on the rest
+                val = _subsample(*held, None)
         device = ddp.init_from_env(self._resolve_device())  # torchrun's group, if any
         fingerprint = resume = None
         if self.checkpoint_dir is not None:
@@ -293,7 +319,7 @@ class TorchMatcher(BaseMatcher):
             fit_loop(state, plan, objective, batch_size=self.batch_size,
                      amp=self._autocast(device), callbacks=callbacks)  # fmt: skip
         if not incremental:
-            self.n_iter_ = state.epoch
+            self.n_iter_ = self.n_epochs_ = state.epoch
         if state.best_epoch is not None:
             self.best_epoch_ = state.best_epoch
         module.eval()
@@ -308,10 +334,10 @@ class TorchMatcher(BaseMatcher):
         if self.lr_schedule is not None:
             total = state.steps_per_epoch * state.n_epochs
             callbacks.append(LRSchedule(state.optimizer, self.lr_schedule, total))
-        if val is not None:
+        if val is not None:  # early stopping, or the scores of validation_data only
             callbacks.append(EarlyStopping(
                 lambda module: self._validation_score(module, *val, state.device),
-                self.n_iter_no_change,
+                self.n_iter_no_change if self.early_stopping else None,
             ))  # fmt: skip
         if self.verbose:
             callbacks.append(Progress(type(self).__name__, f"ndcg@{self.k}"))
@@ -350,11 +376,12 @@ class TorchMatcher(BaseMatcher):
             )
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def _validation_score(self, module, inter, users, targets, device) -> float:
-        """NDCG@``k`` of the held-out events, each user embedded from its training
-        history (whose items are excluded), over the whole catalogue."""
+    def _validation_score(self, module, inter, keys, targets, new_users, device) -> float:
+        """NDCG@``k`` of the held-out events, each user (a key, see
+        :func:`~skmatch.features.query_from_keys`) embedded from its training history
+        (whose items are excluded), over the whole catalogue."""
         module.eval()
-        query = query_from_codes(self.feature_spec_, inter.history, users)
+        query = query_from_keys(self.feature_spec_, inter.history, keys, new_users)
         items = self._compute_item_vectors(module, device)
         vectors = self._compute_user_vectors(module, query, device)
         seen = query.seen()[:, N_RESERVED:]
@@ -467,6 +494,16 @@ class TorchMatcher(BaseMatcher):
         self.__dict__.update(state)
         if module_state is not None:
             self.module_ = self._module_from_state(module_state)
+
+
+def _subsample(inter, keys, targets, new_users):
+    """The validation set: at most ``_MAX_VALIDATION_USERS`` held-out users, evenly
+    spaced (no random draw: the fit's random stream is untouched)."""
+    keys = np.asarray(keys)
+    if keys.size > _MAX_VALIDATION_USERS:
+        pick = np.unique(np.linspace(0, keys.size - 1, _MAX_VALIDATION_USERS).astype(np.int64))
+        keys, targets = keys[pick], [targets[i] for i in pick]
+    return inter, keys, targets, new_users
 
 
 def _user_stacklevel() -> int:

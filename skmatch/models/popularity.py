@@ -43,7 +43,7 @@ class Popularity(BaseMatcher):
         self.feature_spec = feature_spec
         self.k = k
 
-    def _fit(self, inter) -> None:
+    def _fit(self, inter, validation_data=None) -> None:
         weights = np.ones(len(inter), dtype=np.float64)
         if inter.weights is not None:
             weights = inter.weights.astype(np.float64)

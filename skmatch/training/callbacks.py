@@ -90,8 +90,9 @@ class EarlyStopping(Callback):
     ----------
     score : callable
         ``score(module) -> float``, higher is better (validation NDCG@k).
-    patience : int
-        Epochs without improvement before stopping.
+    patience : int or None
+        Epochs without improvement before stopping; None only records the scores
+        (no stop, the last epoch's weights kept).
     """
 
     def __init__(self, score, patience: int) -> None:
@@ -101,6 +102,8 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, state) -> None:
         score = state.strategy.from_main(self.score(state.module))  # rank 0's decides
         state.validation_scores.append(score)
+        if self.patience is None:  # scores recorded only
+            return
         if score > self.best:
             self.best, self.stale = score, 0
             self.best_state = copy.deepcopy(state.module.state_dict())

@@ -116,17 +116,10 @@ def holdout_last(inter: Interactions):
 
     Returns
     -------
-    train : Interactions
-        The other rows.
-    users : ndarray of int64
-        The user code of each held-out event.
-    targets : list of ndarray
-        The index position of each held-out item (one per user).
-
-    Raises
-    ------
-    ValueError
-        When no user has 2 positive events.
+    (train, users, targets) or None
+        The other rows (``Interactions``), the user code of each held-out event and the
+        index position of each held-out item (a list of one-item arrays); None when no
+        user has 2 positive events.
     """
     positive = np.ones(len(inter), bool) if inter.labels is None else inter.labels > 0
     rows = np.flatnonzero(positive & (inter.user_codes != OOV))
@@ -134,10 +127,7 @@ def holdout_last(inter: Interactions):
     n_pos = np.bincount(inter.user_codes[rows], minlength=inter.history.n_users)
     held = rows[last & (n_pos[inter.user_codes[rows]] >= 2)]
     if held.size == 0:
-        raise ValueError(
-            "early_stopping needs users with at least 2 interactions to hold out their "
-            "last one; none has. Set early_stopping=False."
-        )
+        return None
     keep = np.ones(len(inter), dtype=bool)
     keep[held] = False
     targets = [np.array([p]) for p in code_to_position(inter.item_codes[held])]

@@ -89,9 +89,9 @@ class MultiInterestMatcher(TorchMatcher):
                 "must be sparse or multi-valued."
             )
 
-    def _fit(self, inter) -> None:
+    def _fit(self, inter, validation_data=None) -> None:
         self._check_diversity(self.feature_spec_)  # the fitted spec is known now
-        super()._fit(inter)
+        super()._fit(inter, validation_data)
 
     def _merge_interests(self, pos, scores, k):
         self._check_diversity(self.feature_spec_)

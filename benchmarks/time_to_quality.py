@@ -1,0 +1,120 @@
+"""Time to quality against Torch-RecHub: seconds to reach their final NDCG@10.
+
+Run from the repository root (Torch-RecHub in its own venv, see
+``../shared/tools/rechub_anchor.py``; ``RECHUB_PYTHON`` points at its python)::
+
+    SKMATCH_DATA_HOME=/work/shared/data python -m benchmarks.time_to_quality --dataset ml-100k
+    python -m benchmarks.time_to_quality --dataset beauty --models SASRec,STAMP
+
+For every model the anchor runs, in one run on this machine, one after another: the
+anchor fits Torch-RecHub 0.9.0's model on our split (its whole fit: preprocessing and
+training epochs), then our model is fitted with its defaults and traced
+(``benchmarks.defaults --trace``: after every epoch, the seconds of our fit so far and
+the test NDCG@10, the evaluation's own time excluded). The speed-up is their whole fit's
+seconds over the seconds our fit needed to first reach their final test NDCG@10
+(``-`` when it never did). Samples/s is not the measure: a full softmax learns more per
+sample than a sampled loss, so equal samples/s says nothing of quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import RECHUB_PYTHON, command_line, machine, markdown_table, today  # noqa: E402
+from run import RECHUB  # noqa: E402  (our name -> the anchor's)
+
+
+def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict:
+    anchor = Path(
+        os.environ.get("RECHUB_ANCHOR", HERE.parents[1] / "shared" / "tools" / "rechub_anchor.py")
+    )
+    wanted = [RECHUB[m] for m in names if m in RECHUB]
+    cmd = [RECHUB_PYTHON, str(anchor), "--dataset", dataset, "--models", ",".join(wanted),
+           "--seed", str(seed), "--out", str(out_dir)]  # fmt: skip
+    with open(out_dir / "anchor.log", "w") as log:
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+    back, out = {v: k for k, v in RECHUB.items()}, {}
+    for m in wanted:
+        path = out_dir / f"{dataset}_{m}.json"
+        r = json.loads(path.read_text()) if path.exists() else {"error": "no output"}
+        if "error" in r:
+            out[back[m]] = {"error": str(r["error"])[:120]}
+            continue
+        out[back[m]] = {
+            "fit_s": float(r["prep_s"]) + float(r["train_epochs_sum_s"]),
+            "epochs": r["n_epochs"],
+            "ndcg": r["test"]["NDCG@10"],
+        }
+    return out
+
+
+def run_ours(dataset: str, name: str, out_dir: Path, seed: int) -> dict:
+    path = out_dir / f"ours_{name}.json"
+    cmd = [sys.executable, "-m", "benchmarks.defaults", "--one", name, "--record", str(path),
+           "--dataset", dataset, "--seed", str(seed), "--trace"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=HERE.parent)
+    if done.returncode != 0 or not path.exists():
+        return {"error": f"exit {done.returncode}"}
+    return json.loads(path.read_text())
+
+
+def first_reach(trace: list, target: float):
+    """(epoch, seconds) of the first traced epoch whose test NDCG@10 >= ``target``."""
+    for epoch, seconds, ndcg in trace or ():
+        if ndcg >= target:
+            return epoch, seconds
+    return None
+
+
+def table(theirs: dict, ours: dict) -> str:
+    header = ["model", "Torch-RecHub NDCG@10", "their fit s (epochs)", "our final NDCG@10",
+              "our fit s (epochs)", "our s to their NDCG@10 (epoch)", "speed-up"]  # fmt: skip
+    rows = []
+    for name, t in theirs.items():
+        o = ours.get(name, {})
+        if "error" in t or "error" in o:
+            rows.append([name, t.get("error", ""), "", o.get("error", ""), "", "", ""])
+            continue
+        hit = first_reach(o["trace"], t["ndcg"])
+        rows.append([
+            name, f"{t['ndcg']:.4f}", f"{t['fit_s']:.1f} ({t['epochs']})",
+            f"{o['test']['NDCG@10']:.4f}", f"{o['fit_s']:.1f} ({o['epochs']})",
+            f"{hit[1]:.1f} ({hit[0]})" if hit else "never",
+            f"**{t['fit_s'] / hit[1]:.1f}x**" if hit else "-",
+        ])  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["ml-100k", "beauty"], default="ml-100k")
+    p.add_argument("--models", default="all", help='"all" (every model the anchor runs)')
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(HERE / "out"))
+    args = p.parse_args(argv)
+    names = list(RECHUB) if args.models == "all" else args.models.split(",")
+    out_dir = Path(args.out) / f"ttq_{args.dataset}_{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    theirs = run_anchor(args.dataset, names, out_dir, args.seed)
+    ours = {name: run_ours(args.dataset, name, out_dir, args.seed) for name in theirs}
+    text = (
+        f"# Time to quality on {args.dataset} ({today()})\n\n`{command_line()}`\n\n"
+        f"{machine()}\n\n{table(theirs, ours)}\n"
+    )
+    (out_dir / "table.md").write_text(text)
+    (out_dir / "records.json").write_text(json.dumps({"theirs": theirs, "ours": ours}))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
