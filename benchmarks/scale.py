@@ -1,10 +1,17 @@
-"""Huge catalogues: time and peak memory of recommend and evaluate as the catalogue grows.
+"""Scale: time and peak memory as the catalogue grows, and training cost as the data grows.
 
 Run from the repository root (each configuration in its own subprocess, so that its peak
 RSS is its own)::
 
     python -m benchmarks.scale --users 100000 --items 10000 100000 1000000 --index hnsw
     python -m benchmarks.scale --users 10000 --items 10000 100000 1000000 --index exact
+    python -m benchmarks.scale --rows 100000 1000000 --items 20000 --models all
+
+The rows axis (``--rows``): ``make_interactions`` frames of 40 events per user (rows / 40
+users) over ``--items`` items, every model with its defaults but one epoch and no early
+stopping (``n_epochs=1, early_stopping=False``: the training pass is what is measured),
+fit seconds (FeatureSpec, the epoch, item vectors and the index) and training rows per
+second; cost that grows linearly with the data keeps rows/s flat.
 
 Data: ``make_interactions`` (``--seq-len``, 10-30 events per user by default; ``--skew``,
 the Zipf exponent of popularity: a lower one spreads the events over more of the
@@ -79,6 +86,60 @@ def run_one(n_users: int, n_items: int, index: str, threads: int, *, seq_len=(10
     }
 
 
+def run_rows(model: str, n_rows: int, n_items: int, threads: int) -> dict:
+    import torch
+
+    import skmatch.models as models
+    from skmatch.datasets import make_interactions
+
+    torch.set_num_threads(threads)
+    n_users = max(n_rows // 40, 1)
+    df = make_interactions(n_users=n_users, n_items=n_items, seq_len=(40, 40), random_state=0)
+    est = getattr(models, model)(n_epochs=1, early_stopping=False, random_state=0)
+    t0 = time.perf_counter()
+    est.fit(df)
+    fit_s = time.perf_counter() - t0
+    return {
+        "model": model, "rows": len(df), "n_items": est.n_items_, "fit_s": fit_s,
+        "rows_per_s": len(df) / fit_s,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }  # fmt: skip
+
+
+def rows_axis(args) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from skmatch.models.registry import ESTIMATORS
+
+    names = [e.name for e in ESTIMATORS if e.family != "baseline"]
+    names = names if args.models == "all" else args.models.split(",")
+    rows, by_model = [], {}
+    for name in names:
+        for n_rows in args.rows:
+            path = out / f"rows_{name}_{n_rows}.json"
+            cmd = [sys.executable, "-m", "benchmarks.scale", "--one-rows", name, "--record",
+                   str(path), "--rows", str(n_rows), "--items", str(args.items[0]),
+                   "--threads", str(args.threads)]  # fmt: skip
+            if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
+                print(f"{name} {n_rows}: FAILED", flush=True)
+                continue
+            r = json.loads(path.read_text())
+            by_model.setdefault(name, []).append(r)
+            print(f"{name} {r['rows']:,} rows: {r['rows_per_s']:,.0f} rows/s", flush=True)
+    for name, recs in by_model.items():
+        first = recs[0]["rows_per_s"]
+        for r in recs:
+            rows.append([name, f"{r['rows']:,}", f"{r['n_items']:,}", f"{r['fit_s']:.1f}",
+                         f"{r['rows_per_s']:,.0f}", f"{first / r['rows_per_s']:.2f}",
+                         f"{r['peak_rss_mib']:,.0f}"])  # fmt: skip
+    header = ["model", "rows", "items", "fit s (1 epoch)", "rows/s",
+              "slow-down per row vs the smallest", "peak RSS MiB"]  # fmt: skip
+    print()
+    print(markdown_table(header, rows))
+    print(f"\nMachine: {machine()}; {args.threads} threads; {today()}")
+    print("Command: python -m benchmarks.scale " + " ".join(sys.argv[1:]))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=100_000)
@@ -92,9 +153,20 @@ def main(argv=None) -> None:
     p.add_argument("--fit-device", default="cpu",
                    help="where the one training epoch runs (recommend/evaluate: CPU)")
     p.add_argument("--out", default=str(HERE / "out" / "scale"))
+    p.add_argument("--rows", type=int, nargs="+", default=None,
+                   help="the rows axis: training cost of every model at these sizes")
+    p.add_argument("--models", default="all", help="with --rows: all, or comma-separated")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--one-rows", help=argparse.SUPPRESS)
     p.add_argument("--record", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.one_rows:
+        record = run_rows(args.one_rows, args.rows[0], args.items[0], args.threads)
+        Path(args.record).write_text(json.dumps(record))
+        return
+    if args.rows:
+        rows_axis(args)
+        return
     if args.one:
         record = run_one(args.users, args.one, args.index, args.threads, seq_len=args.seq_len,
                          skew=args.skew, fit_device=args.fit_device)  # fmt: skip

@@ -85,16 +85,32 @@ def test_partial_fit_before_fit_is_fit(parts):
     np.testing.assert_array_equal(a.transform_items(), b.transform_items())
 
 
-def test_new_items_with_item_features_are_refused(parts):
+def test_new_ids_with_side_features_grow_the_tables_and_vocabularies(parts):
+    """partial_fit takes new users and items with side features: their feature values
+    (new ones too) join the spec, every known code and table row keeps its meaning."""
     old, new, _ = parts
-    spec = FeatureSpec(item_features=["category"])
+    spec = FeatureSpec(user_features=["segment"], item_features=["category"])
     est = YoutubeDNN(feature_spec=spec, **FAST).fit(old)
-    with pytest.raises(ValueError, match="new item"):
-        est.partial_fit(new)
-    known = new[new["item_id"].isin(old["item_id"]) & new["user_id"].isin(old["user_id"])]
-    est.partial_fit(known)  # known users and items: fine
+    before = est.feature_spec_
+    new = new.copy()
+    fresh_items = set(new["item_id"]) - set(old["item_id"])
+    first = new["item_id"].isin(sorted(fresh_items)[:1])
+    new.loc[first, "category"] = "a-new-category"
+    est.partial_fit(new)
+    after = est.feature_spec_
+    n_old = len(before.items_)
+    np.testing.assert_array_equal(after.item_table_["category"][:n_old],
+                                  before.item_table_["category"])  # fmt: skip
+    assert "a-new-category" in set(after.vocabularies_["category"].categories)
+    codes = after.encode_items(sorted(fresh_items))
+    cats = after.vocabularies_["category"].decode(after.item_table_["category"][codes])
+    by_item = new.drop_duplicates("item_id", keep="last").set_index("item_id")["category"]
+    assert list(cats) == list(by_item.loc[sorted(fresh_items)])  # each new item's latest row
+    assert est.recommend(new["user_id"].unique()[:3], k=5)[0].shape == (3, 5)
     with pytest.raises(ValueError, match="missing"):
         est.partial_fit(new.assign(item_id=None))
+    with pytest.raises(ValueError, match="'category'"):
+        est.partial_fit(new.drop(columns="category"))
 
 
 @pytest.mark.parametrize(

@@ -8,40 +8,75 @@ import copy
 import numpy as np
 import pandas as pd
 
-from skmatch.exceptions import format_values
 from skmatch.features._interactions import Interactions
+from skmatch.features._spec import split_tokens
 from skmatch.features._vocab import Vocabulary
-from skmatch.utils._checks import check_frame, check_no_missing
+from skmatch.utils._checks import check_frame, check_no_missing, check_times
 
 
-def extend_spec(spec, X: pd.DataFrame):
-    """A copy of the fitted ``spec`` whose vocabularies also hold X's new users and items.
+def extend_spec(spec, X: pd.DataFrame, sides=("user", "item")):
+    """A copy of the fitted ``spec`` that also knows X's new users and items.
 
-    New ids get the next codes, so every code of the fitted model keeps its meaning. Side
-    features of new users or items cannot be learned incrementally: with user (item)
-    features in the spec, new users (items) are refused.
+    New ids get the next codes, so every code of the fitted model keeps its meaning. With
+    side features, each new id's feature values come from its latest row of ``X``
+    (the columns must be there); feature values never seen before join their
+    feature's vocabulary (new codes after the known ones). ``sides`` limits the growth
+    to users or items (``add_items`` passes ``("item",)``: no user column needed).
     """
-    X = check_frame(X, required=[spec.user_col, spec.item_col])
-    for col in (spec.user_col, spec.item_col):
-        check_no_missing(X[col], col)
+    cols = {
+        "user": (spec.user_col, spec.user_features),
+        "item": (spec.item_col, spec.item_features),
+    }
+    required = [c for side in sides for c in (cols[side][0], *cols[side][1])]
+    X = check_frame(X, required=required)
+    for side in sides:
+        check_no_missing(X[cols[side][0]], cols[side][0])
     spec = copy.deepcopy(spec)
-    for side, col, feats in (("user", spec.user_col, spec.user_features),
-                             ("item", spec.item_col, spec.item_features)):  # fmt: skip
+    for side in sides:
+        col, feats = cols[side]
         vocab = getattr(spec, f"{side}s_")
         ids = pd.Index(pd.unique(X[col].to_numpy()))
         new = ids[vocab.categories.get_indexer(ids) < 0]
         if new.size == 0:
             continue
+        for f in feats:  # values never seen before join the feature's vocabulary
+            _grow_vocabulary(spec, f, X[f])
+        grown = Vocabulary(vocab.categories.append(new))
+        setattr(spec, f"{side}s_", grown)
+        setattr(spec, f"n_{side}s_", len(grown.categories))
         if feats:
-            raise ValueError(
-                f"partial_fit met {new.size} new {side}(s) in column {col!r} "
-                f"({format_values(list(new[:5]))}), but the FeatureSpec has {side} features "
-                f"{list(feats)} whose vocabularies and tables cannot grow incrementally. "
-                "Refit with fit on all interactions."
-            )
-        setattr(spec, f"{side}s_", Vocabulary(vocab.categories.append(new)))
-        setattr(spec, f"n_{side}s_", len(vocab.categories) + new.size)
+            _append_rows(spec, side, X, col, new, grown)
     return spec
+
+
+def _grow_vocabulary(spec, name: str, values: pd.Series) -> None:
+    kind = spec.feature_kinds_[name]
+    if kind == "dense":
+        return
+    seen = split_tokens(values, spec.sep) if kind == "multi" else values.dropna()
+    vocab = spec.vocabularies_[name]
+    fresh = pd.Index(pd.unique(seen.to_numpy()))
+    fresh = fresh[vocab.categories.get_indexer(fresh) < 0]
+    if fresh.size:
+        spec.vocabularies_[name] = Vocabulary(vocab.categories.append(fresh))
+
+
+def _append_rows(spec, side: str, X, col: str, new, vocab) -> None:
+    """Rows of the side table for the ``new`` ids: each one's latest row of ``X``."""
+    rows = X[X[col].isin(new)]
+    if spec.time_col_ is not None and spec.time_col_ in rows.columns:
+        rows = rows.iloc[np.argsort(check_times(rows[spec.time_col_], spec.time_col_),
+                                    kind="stable")]  # fmt: skip
+    latest = rows.drop_duplicates(col, keep="last")
+    codes = vocab.encode(latest[col], column=col)
+    table = getattr(spec, f"{side}_table_")
+    n_codes = len(vocab)
+    for f in list(table):
+        enc = spec._encode_feature(f, latest[f].reset_index(drop=True))
+        full = np.zeros((n_codes, *table[f].shape[1:]), dtype=table[f].dtype)
+        full[: table[f].shape[0]] = table[f]
+        full[codes] = enc
+        table[f] = full
 
 
 def combined_interactions(spec, history, X: pd.DataFrame) -> tuple[Interactions, np.ndarray]:

@@ -108,30 +108,35 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
 
     Users absent from the fitted vocabulary are kept apart (grouped by raw id), items
     unseen in fit become out-of-vocabulary, and rows whose label column is <= 0 are left
-    out of the histories, as in training.
+    out of the histories, as in training. Every user feature of the spec must be a
+    column (each user's latest row gives its values). A frame without the item column
+    holds users without history: they are embedded from their features alone (cold
+    start).
     """
-    X = check_frame(X, required=[spec.user_col, spec.item_col])
-    for col in (spec.user_col, spec.item_col):
+    X = check_frame(X, required=[spec.user_col, *spec.user_features])
+    has_items = spec.item_col in X.columns
+    for col in (spec.user_col, spec.item_col) if has_items else (spec.user_col,):
         check_no_missing(X[col], col)
     local, uniques = pd.factorize(X[spec.user_col], sort=False)
     if spec.time_col_ is not None and spec.time_col_ in X.columns:
         times = check_times(X[spec.time_col_], spec.time_col_)
     else:
         times = np.arange(len(X))
-    items = spec.encode_items(X[spec.item_col], handle_unknown="oov")
-    labels = frame_labels(spec, X)  # as in training: rows labelled <= 0 enter no history
-    positive = None if labels is None else labels > 0
+    if has_items:
+        items = spec.encode_items(X[spec.item_col], handle_unknown="oov")
+        labels = frame_labels(spec, X)  # as in training: rows labelled <= 0 enter no history
+        keep = None if labels is None else labels > 0
+    else:  # features only: no row enters a history
+        items, keep = np.zeros(len(X), dtype=np.int64), np.zeros(len(X), dtype=bool)
     history, last_rows = _grouped_histories(
-        local, len(uniques), times, items, len(spec.items_), keep=positive
+        local, len(uniques), times, items, len(spec.items_), keep=keep
     )
     ids = np.asarray(uniques, dtype=object)
     codes = spec.users_.encode(pd.Series(ids), column=spec.user_col, handle_unknown="oov")
-    features = {}
-    for f, table in spec.user_table_.items():
-        if f in X.columns:
-            features[f] = spec._encode_feature(f, X[f].iloc[last_rows].reset_index(drop=True))
-        else:
-            features[f] = table[codes]
+    features = {
+        f: spec._encode_feature(f, X[f].iloc[last_rows].reset_index(drop=True))
+        for f in spec.user_table_
+    }
     return UserQuery(ids=ids, codes=codes, history=history, features=features)
 
 

@@ -66,6 +66,9 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Vocabularies of sparse and multi-valued features (tokens for multi-valued).
     feature_kinds_ : dict of str -> str
         Kind of every side feature.
+    feature_dtypes_ : dict of str -> str or None
+        What each feature column held in fit ("numeric", "text", ...): a column that
+        holds another kind of value later (ages as strings, say) is refused.
     item_table_, user_table_ : dict of str -> ndarray
         One row per item (user) code: encoded feature values; rows 0 and 1 hold padding.
     dense_stats_ : dict of str -> (float, float)
@@ -216,6 +219,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.n_users_ = len(self.users_.categories)
         self.n_items_ = len(self.items_.categories)
         self.feature_kinds_ = {f: self._infer_kind(f, X[f]) for f in features}
+        self.feature_dtypes_ = {f: value_family(X[f]) for f in features}
         self.vocabularies_ = {}
         self.dense_stats_ = {}
         self.max_tokens_ = {}
@@ -239,7 +243,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             std = float(finite.std()) if finite.size else 1.0
             self.dense_stats_[name] = (mean, std if std > 0 else 1.0)
         elif kind == "multi":
-            tokens = _split_tokens(values, self.sep)
+            tokens = split_tokens(values, self.sep)
             self.vocabularies_[name] = Vocabulary.learn(tokens.to_numpy(), self.min_count)
             per_row = tokens.groupby(level=0).size()
             self.max_tokens_[name] = int(per_row.max()) if len(per_row) else 1
@@ -248,6 +252,13 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def _encode_feature(self, name: str, values: pd.Series) -> np.ndarray:
         kind = self.feature_kinds_[name]
+        fitted, given = getattr(self, "feature_dtypes_", {}).get(name), value_family(values)
+        if fitted and given and fitted != given:  # e.g. ages as strings: every value OOV
+            raise DataError(
+                f"Column {name!r} held {fitted} values in fit but holds {given} values now "
+                f"(dtype {values.dtype}, first values {format_values(values.head().tolist())})"
+                f". Convert it back (e.g. astype) before calling this method."
+            )
         if kind == "dense":
             mean, std = self.dense_stats_[name]
             arr = (as_float(values, name) - mean) / std
@@ -258,7 +269,7 @@ class FeatureSpec(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             codes = vocab.encode(values, column=name)
             codes[values.isna().to_numpy()] = 0
             return codes
-        tokens = _split_tokens(values, self.sep)
+        tokens = split_tokens(values, self.sep)
         width = self.max_tokens_[name]
         out = np.zeros((len(values), width), dtype=np.int64)
         if len(tokens):
@@ -438,12 +449,28 @@ def _as_ids(ids, column: str) -> pd.Series:
     return series
 
 
-def _split_tokens(values: pd.Series, sep: str) -> pd.Series:
+def split_tokens(values: pd.Series, sep: str) -> pd.Series:
     """One token per entry, indexed by row position (missing values give no token)."""
     s = pd.Series(values.to_numpy(dtype=object), index=np.arange(len(values)))
     s = s.dropna().astype(str).str.split(sep, regex=False).explode()
     s = s[s.notna() & (s != "")]
     return s.astype(object)
+
+
+_FAMILIES = {
+    "integer": "numeric", "floating": "numeric", "mixed-integer-float": "numeric",
+    "decimal": "numeric", "integer-na": "numeric", "boolean": "boolean",
+    "string": "text", "bytes": "text", "datetime": "datetime", "datetime64": "datetime",
+    "date": "datetime", "timedelta": "timedelta", "timedelta64": "timedelta",
+}  # fmt: skip
+
+
+def value_family(values: pd.Series) -> str | None:
+    """What a column holds: "numeric", "text", "boolean", "datetime", "timedelta", or
+    None (empty, mixed or other) for which no check is made."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(values.cat.categories)
+    return _FAMILIES.get(pd.api.types.infer_dtype(values, skipna=True))
 
 
 def new_user_index(raw: pd.Series, codes: np.ndarray):

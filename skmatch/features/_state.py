@@ -33,6 +33,7 @@ def spec_to_state(spec: FeatureSpec) -> tuple[dict, dict[str, np.ndarray]]:
         "items": _jsonable(spec.items_.categories),
         "vocabularies": {k: _jsonable(v.categories) for k, v in spec.vocabularies_.items()},
         "feature_kinds": spec.feature_kinds_,
+        "feature_dtypes": spec.feature_dtypes_,
         "max_tokens": spec.max_tokens_,
         "dense_stats": spec.dense_stats_,
         "time_col": spec.time_col_,
@@ -56,6 +57,8 @@ def spec_from_state(meta: dict, arrays: dict[str, np.ndarray]) -> FeatureSpec:
     spec.n_items_ = len(spec.items_.categories)
     spec.vocabularies_ = {k: Vocabulary(v) for k, v in meta["vocabularies"].items()}
     spec.feature_kinds_ = dict(meta["feature_kinds"])
+    # files written before the check are loaded without it
+    spec.feature_dtypes_ = dict(meta.get("feature_dtypes", {}))
     spec.max_tokens_ = dict(meta["max_tokens"])
     spec.dense_stats_ = {k: tuple(v) for k, v in meta["dense_stats"].items()}
     spec.item_table_ = {k[5:]: v for k, v in arrays.items() if k.startswith("item:")}

@@ -13,14 +13,32 @@ MODES = ("pointwise", "pairwise", "listwise")
 NEGATIVES = ("in_batch", "uniform", "popularity", "mixed", "hard", "all")
 SCHEDULES = (None, "cosine", "linear")
 
-# Torch-RecHub's spellings of our parameters, accepted by every constructor
+# Torch-RecHub's (and the papers' code's) spellings of our parameters, accepted by every
+# constructor that has the parameter; docs/migration.md lists them
 ALIASES = {
     "n_epoch": "n_epochs",
     "interest_num": "n_interests",
+    "n_interest": "n_interests",
+    "num_intention": "n_interests",
     "embedding_dim": "embed_dim",
     "lr": "learning_rate",
     "neg_ratio": "n_negatives",
+    "num_layers": "n_layers",
+    "num_blocks": "n_layers",
+    "num_heads": "n_heads",
+    "dropout_rate": "dropout",
+    "emb_dropout_p": "dropout",
+    "session_rep_dropout_p": "output_dropout",
+    "hidden_dim": "hidden_size",
+    "dynamic_interest": "dynamic_interests",
+    "num_concept": "n_concepts",
 }
+# the history window: a parameter of the FeatureSpec, set on (a copy of) it
+SPEC_ALIASES = ("max_length", "max_len", "seq_max_len")
+# Torch-RecHub's tower dicts: {"dims": [...hidden, output], "activation": ..., "dropout": ...}
+TOWER_ALIASES = ("user_params", "item_params")
+# Torch-RecHub's MatchTrainer modes
+MODES_BY_NUMBER = {0: "pointwise", 1: "pairwise", 2: "listwise"}
 
 
 def store_params(est, values: dict) -> None:
@@ -29,27 +47,60 @@ def store_params(est, values: dict) -> None:
 
     Each keyword argument becomes the attribute of its name (the scikit-learn contract:
     no validation here, it happens in ``fit``). The keyword arguments collected in
-    ``aliases`` are Torch-RecHub's spellings (:data:`ALIASES`), stored under our names;
-    any other name, or an alias given along with its own name, is a ``TypeError``.
+    ``aliases`` are Torch-RecHub's spellings, stored under our names: :data:`ALIASES`,
+    the history window (:data:`SPEC_ALIASES`, set on a copy of ``feature_spec``) and the
+    tower dicts (:data:`TOWER_ALIASES`). Any other name, or an alias given along with a
+    different value of its own name, is a ``TypeError``.
     """
     values = {k: v for k, v in values.items() if k not in ("self", "__class__")}
     aliases = values.pop("aliases", {})
     if aliases:
         defaults = inspect.signature(type(est).__init__).parameters
-        unknown = sorted(a for a in aliases if ALIASES.get(a) not in values)
-        if unknown:
-            raise TypeError(
-                f"{type(est).__name__} got unexpected parameter(s) {unknown}; valid ones "
-                f"are {sorted(values)}."
-            )
         for alias, value in aliases.items():
-            name = ALIASES[alias]
-            default = defaults[name].default
-            if values[name] is not default and values[name] != default:
-                raise TypeError(f"Pass either {name!r} or its alias {alias!r}, not both.")
-            values[name] = value
+            for name, val in _translate(type(est).__name__, alias, value, values).items():
+                default = defaults[name].default
+                if values[name] is not default and values[name] != default and (
+                    values[name] != val
+                ):
+                    raise TypeError(f"Pass either {name!r} or its alias {alias!r}, not both.")
+                values[name] = val
     for name, value in values.items():
         setattr(est, name, value)
+
+
+def _translate(model: str, alias: str, value, values: dict) -> dict:
+    """Our parameters (name -> value) for one alias of ``model``."""
+    if ALIASES.get(alias) in values:
+        return {ALIASES[alias]: value}
+    if alias in SPEC_ALIASES:
+        from sklearn.base import clone
+
+        from skmatch.features import FeatureSpec
+
+        spec = values["feature_spec"]
+        spec = FeatureSpec() if spec is None else clone(spec)
+        return {"feature_spec": spec.set_params(max_seq_len=value)}
+    tower = alias.split("_")[0]
+    widths = f"{tower}_hidden_dims"
+    if widths not in values and tower == "user" and "hidden_dims" in values:
+        widths = "hidden_dims"  # a model with one MLP tower (YoutubeDNN)
+    if alias in TOWER_ALIASES and widths in values:
+        if not isinstance(value, dict) or set(value) - {"dims", "activation", "dropout"}:
+            raise TypeError(
+                f"{alias} must be a dict with keys among 'dims', 'activation', 'dropout' (as "
+                f"Torch-RecHub's), got {value!r}."
+            )
+        out = {}
+        if "dims" in value:  # the last width is the tower's output: our embed_dim
+            out[widths], out["embed_dim"] = tuple(value["dims"][:-1]), value["dims"][-1]
+        if "activation" in value:
+            out["activation"] = str(value["activation"]).lower()
+        if "dropout" in value:
+            out["dropout"] = value["dropout"]
+        return out
+    raise TypeError(
+        f"{model} got unexpected parameter(s) [{alias!r}]; valid ones are {sorted(values)}."
+    )
 
 
 def check_int(value, name: str, low: int = 1) -> int:
@@ -100,10 +151,19 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
+def loss_mode(mode) -> str:
+    """``mode`` as one of :data:`MODES` (Torch-RecHub's 0 / 1 / 2 accepted)."""
+    if isinstance(mode, Integral) and not isinstance(mode, bool):
+        return MODES_BY_NUMBER[int(mode)]
+    return mode
+
+
 def validate_common(est) -> None:
     """Check the common parameters of a TorchMatcher (called at the start of fit)."""
     check_int(est.embed_dim, "embed_dim")
-    check_choice(est.mode, "mode", MODES)
+    if not (isinstance(est.mode, Integral) and not isinstance(est.mode, bool)
+            and est.mode in MODES_BY_NUMBER):  # fmt: skip
+        check_choice(est.mode, "mode", MODES)
     check_choice(est.negatives, "negatives", est._allowed_negatives)
     check_int(est.n_negatives, "n_negatives")
     check_float(est.temperature, "temperature", 0.0, strict=True)

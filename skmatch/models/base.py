@@ -16,6 +16,7 @@ from skmatch.features import (
     N_RESERVED,
     FeatureSpec,
     Interactions,
+    UserHistory,
     UserQuery,
     code_to_position,
     combined_interactions,
@@ -231,7 +232,8 @@ class BaseMatcher(BaseEstimator):
         return query_from_codes(spec, self.history_, codes)
 
     def _item_positions(self, items, *, what: str, unknown: str = "error") -> np.ndarray:
-        """Index positions of raw item ids (unknown ids raise, or are dropped)."""
+        """Index positions of raw item ids: unknown ids raise (``"error"``), are dropped
+        (``"ignore"``) or give -1 (``"ignore_mask"``, one position per id)."""
         spec = self.feature_spec_
         arr = np.asarray(items, dtype=object).ravel()
         codes = spec.encode_items(arr, handle_unknown="oov")
@@ -241,6 +243,8 @@ class BaseMatcher(BaseEstimator):
                 f"{what} has {bad.sum()} item id(s) unseen during fit, first "
                 f"{format_values(arr[bad].tolist())}."
             )
+        if unknown == "ignore_mask":
+            return np.where(bad, -1, code_to_position(codes))
         return code_to_position(codes[~bad])
 
     # ------------------------------------------------------------------ embeddings
@@ -265,12 +269,68 @@ class BaseMatcher(BaseEstimator):
         return self.transform_users(X)
 
     def transform_items(self, items=None) -> np.ndarray:
-        """Embed items: ``(n_items, d)`` float32, all known items (in code order) when None."""
+        """Embed items.
+
+        Parameters
+        ----------
+        items : array-like of item ids, or DataFrame, optional
+            Known item ids; or a frame of items (the item column and every item feature
+            of the FeatureSpec), which may hold items unseen in fit: those are embedded
+            from their features alone (cold start; see :meth:`add_items`), known ones
+            keep their fitted vectors. All known items, in code order, when None.
+
+        Returns
+        -------
+        ndarray of shape (n_items, d), float32
+        """
         self._check_fitted()
+        if isinstance(items, pd.DataFrame):
+            spec = extend_spec(self.feature_spec_, items, sides=("item",))
+            vectors = np.asarray(self._grown_item_vectors(spec), dtype=np.float32)
+            codes = spec.encode_items(items[spec.item_col], handle_unknown="oov")
+            return vectors[code_to_position(codes)]
         vectors = np.asarray(self._item_vectors(), dtype=np.float32)
         if items is None:
             return vectors
         return vectors[self._item_positions(items, what="items")]
+
+    def add_items(self, items: pd.DataFrame):
+        """Add items unseen in fit to the catalogue, embedded from their side features.
+
+        Each new item's features come from its latest row of ``items``; values unseen in
+        fit join their feature's vocabulary. The items get the next codes (every known
+        code keeps its meaning), their vectors enter ``item_vectors_`` and the serving
+        index, so :meth:`recommend` and :meth:`similar_items` can return them. Nothing is
+        trained: a new item's id has no learned embedding (it adds nothing), so its
+        vector is what the model makes of its features. Known ids in ``items`` keep
+        their fitted features and vectors.
+
+        Parameters
+        ----------
+        items : DataFrame
+            The item column and every item feature column of the FeatureSpec.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        if not isinstance(items, pd.DataFrame):
+            raise TypeError(f"add_items takes a DataFrame of items, got {type(items).__name__}.")
+        spec = extend_spec(self.feature_spec_, items, sides=("item",))
+        self._add_items(spec)
+        self.feature_spec_, self.n_items_ = spec, spec.n_items_
+        self.history_ = UserHistory(self.history_.indptr, self.history_.items, len(spec.items_))
+        self._build_index()
+        return self
+
+    def _grown_item_vectors(self, spec) -> np.ndarray:  # pragma: no cover - abstract
+        """Item vectors of every item of ``spec`` (the fitted spec grown by new items)."""
+        raise NotImplementedError
+
+    def _add_items(self, spec) -> None:  # pragma: no cover - abstract
+        """Take the new items of ``spec`` into the fitted state (the vectors)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ retrieval
     def recommend(
@@ -294,8 +354,10 @@ class BaseMatcher(BaseEstimator):
             fewer than ``k`` items qualify.
         filter_seen : bool, default True
             Exclude the items in each user's history.
-        exclude : array-like of item ids, optional
-            Items never to recommend (to anyone); unknown ids are ignored.
+        exclude : array-like of item ids, or a sequence of them per user, optional
+            Items never to recommend: one list for every user, or one list per user
+            (``[["i1"], ["i2", "i3"]]``, in the order of ``users``); unknown ids are
+            ignored.
         candidates : array-like of item ids, optional
             Restrict the ranking to these items (exact scoring over them).
         return_scores : bool, default True
@@ -336,10 +398,7 @@ class BaseMatcher(BaseEstimator):
         if filter_seen:
             excl = excl + query.seen()[:, N_RESERVED:]
         if exclude is not None:
-            cols = self._item_positions(exclude, what="exclude", unknown="ignore")
-            mask = np.zeros(self.n_items_, dtype=np.float32)
-            mask[cols] = 1.0
-            excl = excl + sp.csr_matrix(np.ones((n, 1), dtype=np.float32)) @ sp.csr_matrix(mask)
+            excl = excl + self._exclusion_matrix(exclude, n)
         excl = excl.tocsr()
         excl.eliminate_zeros()
         vectors = np.asarray(self._user_vectors(query), dtype=np.float32)
@@ -359,6 +418,29 @@ class BaseMatcher(BaseEstimator):
         if vectors.ndim == 3:  # one list per interest, merged
             pos, scores = self._merge_interests(pos.reshape(n, -1), scores.reshape(n, -1), k)
         return pos, scores
+
+    def _exclusion_matrix(self, exclude, n: int) -> sp.csr_matrix:
+        """``(n, n_items_)`` CSR of the items ``exclude`` bans: one list for every user,
+        or one list per user (a sequence of ``n`` lists); unknown ids are ignored."""
+        if _per_user(exclude):
+            if len(exclude) != n:
+                raise ValueError(
+                    f"exclude has {len(exclude)} per-user lists for {n} users; give one list "
+                    "per user, in the order of users, or one flat list for everyone."
+                )
+            lengths = np.array([len(e) for e in exclude], dtype=np.int64)
+            flat = [i for e in exclude for i in e]  # one pass over the ids, vectorised below
+            cols = self._item_positions(flat, what="exclude", unknown="ignore_mask")
+            rows = np.repeat(np.arange(n), lengths)[cols >= 0]
+            data = np.ones(rows.size, dtype=np.float32)
+            mat = sp.csr_matrix((data, (rows, cols[cols >= 0])), shape=(n, self.n_items_))
+            mat.sum_duplicates()
+            mat.data[:] = 1.0
+            return mat
+        cols = self._item_positions(exclude, what="exclude", unknown="ignore")
+        mask = np.zeros(self.n_items_, dtype=np.float32)
+        mask[cols] = 1.0
+        return sp.csr_matrix(np.ones((n, 1), dtype=np.float32)) @ sp.csr_matrix(mask)
 
     def _merge_interests(self, pos, scores, k):
         """Merge the concatenated per-interest results ``[n, K * k]`` into ``[n, k]``."""
@@ -517,6 +599,22 @@ def _col(X: pd.DataFrame, name: str) -> pd.Series:
             f"X lacks the column {name!r}; it has {format_values(list(X.columns), 10)}."
         )
     return X[name]
+
+
+def _per_user(exclude) -> bool:
+    """Whether ``exclude`` holds one list per user (every entry a list, tuple, set or
+    array: a 2-D array is one row per user) rather than item ids; a mix is refused."""
+    if isinstance(exclude, str | bytes) or not hasattr(exclude, "__iter__"):
+        return False
+    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
+        return True
+    nested = [isinstance(e, list | tuple | set | np.ndarray | pd.Series) for e in exclude]
+    if any(nested) and not all(nested):
+        raise TypeError(
+            "exclude mixes item ids and lists: pass one flat list of item ids (banned for "
+            "every user) or one list per user."
+        )
+    return bool(nested) and all(nested)
 
 
 def _is_main_process() -> bool:

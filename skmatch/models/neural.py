@@ -20,7 +20,7 @@ from skmatch.features import N_RESERVED, Interactions, query_from_keys
 from skmatch.index import ExactIndex
 from skmatch.metrics import ndcg_at_k
 from skmatch.models._merge import merge_interests
-from skmatch.models._params import NEGATIVES, validate_common
+from skmatch.models._params import NEGATIVES, loss_mode, validate_common
 from skmatch.models.base import BaseMatcher
 from skmatch.nn import scratch
 from skmatch.nn.protocol import Batch
@@ -50,7 +50,7 @@ from skmatch.training.incremental import grow_into
 _INFER_BATCH = 256
 # Validation ranks at most this many held-out users (evenly spaced among them): its cost
 # stays bounded on large data, while its noise is far below the gaps it decides on.
-_MAX_VALIDATION_USERS = 20_000
+_MAX_VALIDATION_USERS = 5_000
 
 
 def _cpu_has_bf16() -> bool:
@@ -195,8 +195,11 @@ class TorchMatcher(BaseMatcher):
     def _plan(self, inter, rows, incremental: bool = False):
         """The batch plan: rows (one example per interaction, always for ``partial_fit``
         passes) or, for window-trained models, history windows."""
+        # batches of similar lengths (less padding), unless the negatives are the batch's
+        # own positives: then a batch's mix of users is part of the loss
+        bucket = self.negatives not in ("in_batch", "mixed", "hard")
         if not self._windowed() or incremental:
-            return RowPlan(inter, rows)
+            return RowPlan(inter, rows, bucket=bucket)
         if inter.labels is not None and (inter.labels <= 0).any():
             n = int((inter.labels <= 0).sum())
             warnings.warn(
@@ -208,7 +211,8 @@ class TorchMatcher(BaseMatcher):
                 UserWarning,
                 stacklevel=_user_stacklevel(),
             )
-        return WindowPlan(inter, self.feature_spec_.max_seq_len, self.feature_spec_.user_table_)
+        spec = self.feature_spec_
+        return WindowPlan(inter, spec.max_seq_len, spec.user_table_, bucket=bucket)
 
     def _make_log_q(self, counts: np.ndarray, device):
         """The log-probability of being an in-batch candidate (logQ correction)."""
@@ -245,6 +249,7 @@ class TorchMatcher(BaseMatcher):
             else:
                 inter = held[0]  # trained on the rest
                 val = _subsample(*held, None)
+        self._holdout_used = val is not None and validation_data is None  # for messages
         device = ddp.init_from_env(self._resolve_device())  # torchrun's group, if any
         fingerprint = resume = None
         if self.checkpoint_dir is not None:
@@ -255,7 +260,7 @@ class TorchMatcher(BaseMatcher):
                            "the epoch of the checkpoint to resume (is checkpoint_dir on a "
                            "filesystem every node sees?)", device)  # fmt: skip
         rng = np.random.default_rng(ddp.common_seed(self.random_state, device))
-        rows = training_rows(inter, pointwise=self.mode == "pointwise")
+        rows = training_rows(inter, pointwise=loss_mode(self.mode) == "pointwise")
         self._train_module(inter, rows, rng, device, val=val, resume=resume,
                            fingerprint=fingerprint)  # fmt: skip
 
@@ -268,7 +273,7 @@ class TorchMatcher(BaseMatcher):
         if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
             seed = [int(seed), self.n_partial_fits_]
         n_iter = self.n_iter_
-        rows = training_rows(inter, new_rows, pointwise=self.mode == "pointwise")
+        rows = training_rows(inter, new_rows, pointwise=loss_mode(self.mode) == "pointwise")
         if rows.size == 0:
             raise ValueError(self._nothing_to_train_on(inter.subset(new_rows), len(new_rows)))
         self._train_module(inter, rows, np.random.default_rng(seed), device,
@@ -291,7 +296,7 @@ class TorchMatcher(BaseMatcher):
         )
         counts = np.bincount(inter.item_codes[positive], minlength=self.n_item_codes_)
         objective = Objective(
-            mode=self.mode, negatives=self.negatives, n_negatives=self.n_negatives,
+            mode=loss_mode(self.mode), negatives=self.negatives, n_negatives=self.n_negatives,
             temperature=self.temperature, logq_correction=self.logq_correction,
             embedding_l2=self.embedding_l2, counts=counts,
             log_q=self._make_log_q(counts, device),
@@ -418,7 +423,7 @@ class TorchMatcher(BaseMatcher):
             )
         n = np.diff(inter.history.indptr)
         held = " after early_stopping=True held out each user's last one"
-        held = held if self.early_stopping else ""
+        held = held if getattr(self, "_holdout_used", False) else ""
         return (
             f"{head}: it learns to predict each user's next item, so a user needs at least "
             f"2 interactions, and none of the {int((n > 0).sum())} users has more than "
@@ -450,6 +455,32 @@ class TorchMatcher(BaseMatcher):
             vectors = module.user_forward(self._query_batch(query, rows, device))
             out.append(vectors[:n_real].float().cpu())
         return torch.cat(out).numpy().astype(np.float32)
+
+    def _grown_module(self, spec):
+        """The fitted module rebuilt for ``spec`` (grown by new items), on the CPU:
+        the fitted weights, zero id rows for the new items."""
+        saved = self.feature_spec_, self.n_items_
+        self.feature_spec_, self.n_items_ = spec, spec.n_items_
+        try:
+            with torch.random.fork_rng(devices=[]):
+                module = self._build_module()
+        finally:
+            self.feature_spec_, self.n_items_ = saved
+        state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        grow_into(module, state, zero_new_rows=True)
+        return module.eval()
+
+    def _grown_item_vectors(self, spec) -> np.ndarray:
+        module = self._grown_module(spec)
+        n_codes = spec.n_items_ + N_RESERVED
+        with torch.no_grad():
+            codes = torch.arange(N_RESERVED, n_codes)
+            out = [module.item_forward(c).float() for c in codes.split(_INFER_BATCH * 8)]
+        return torch.cat(out).numpy().astype(np.float32)
+
+    def _add_items(self, spec) -> None:
+        self.item_vectors_ = self._grown_item_vectors(spec)
+        self.module_ = self._grown_module(spec).to(self.device_)
 
     def _user_vectors(self, query) -> np.ndarray:
         return self._compute_user_vectors(self.module_, query, self.device_)

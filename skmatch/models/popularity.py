@@ -62,6 +62,14 @@ class Popularity(BaseMatcher):
         counts += np.bincount(codes, weights=weights, minlength=self.n_items_)
         self.item_counts_ = counts.astype(np.float32)
 
+    def _grown_item_vectors(self, spec) -> np.ndarray:
+        counts = np.zeros(spec.n_items_, dtype=np.float32)  # added items: never seen
+        counts[: self.item_counts_.size] = self.item_counts_
+        return counts[:, None]
+
+    def _add_items(self, spec) -> None:
+        self.item_counts_ = self._grown_item_vectors(spec)[:, 0]
+
     def _make_index(self):
         return ExactIndex()
 

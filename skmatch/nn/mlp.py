@@ -9,6 +9,14 @@ from torch import nn
 
 from skmatch.nn.dropout import Dropout
 
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "prelu": nn.PReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
 
 class MLP(nn.Module):
     """Linear layers with an activation and dropout between them.
@@ -20,14 +28,15 @@ class MLP(nn.Module):
     dims : sequence of int
         Output widths of the layers; the last layer has no activation.
     dropout : float, default 0.0
-    activation : {"relu", "gelu", "tanh"}, default "relu"
+    activation : {"relu", "prelu", "gelu", "tanh", "sigmoid"}, default "relu"
+        ``"prelu"`` learns one slope per layer (torch's ``PReLU()``, initialised 0.25).
     """
 
     def __init__(
         self, in_dim: int, dims: Sequence[int], dropout: float = 0.0, activation: str = "relu"
     ) -> None:
         super().__init__()
-        act = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}[activation]
+        act = ACTIVATIONS[activation]
         layers: list[nn.Module] = []
         for i, out_dim in enumerate(dims):
             layers.append(nn.Linear(in_dim, out_dim))

@@ -63,10 +63,12 @@ class CausalSelfAttention(nn.Module):
         Learned positions; the most recent item is at position ``max_len - 1``.
     position_std : float, default 1.0
         Standard deviation of the positions' normal initialisation (torch's default 1).
+    ff_dim : int, optional
+        Width of the feed-forward layers (``dim`` when None, as in the paper).
     """
 
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
-                 position_std: float = 1.0):  # fmt: skip
+                 position_std: float = 1.0, ff_dim: int | None = None):  # fmt: skip
         super().__init__()
         self.positions = nn.Embedding(max_len, dim)
         nn.init.normal_(self.positions.weight, std=position_std)
@@ -76,9 +78,10 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(n_layers)])
         self.proj = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers)])
         self.ff_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
+        ff = ff_dim or dim
         self.ff = nn.ModuleList(
             [
-                nn.Sequential(nn.Linear(dim, dim), nn.GELU(), Dropout(dropout), nn.Linear(dim, dim))
+                nn.Sequential(nn.Linear(dim, ff), nn.GELU(), Dropout(dropout), nn.Linear(ff, dim))
                 for _ in range(n_layers)
             ]
         )

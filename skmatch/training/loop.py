@@ -69,7 +69,8 @@ def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callback
     ----------
     state : FitState
     plan : RowPlan or WindowPlan
-        ``units`` to shuffle every epoch and ``batch(units, device)``.
+        ``units`` to shuffle every epoch, ``batches(order, batch_size, rng)`` that cuts
+        an epoch's order into batches, and ``batch(units, device)``.
     objective : Objective
         ``objective(module, batch, rng) -> loss``.
     batch_size : int
@@ -92,8 +93,8 @@ def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callback
         module.train()
         order, batch_rng = strategy.epoch_order(state.rng, plan.units)
         total = torch.zeros((), device=state.device)
-        for start in range(0, order.size, batch_size):
-            batch = plan.batch(order[start : start + batch_size], state.device)
+        for units in plan.batches(order, batch_size, batch_rng):
+            batch = plan.batch(units, state.device)
             with amp:
                 loss = step(batch, batch_rng)
             state.optimizer.zero_grad(set_to_none=True)

@@ -1,10 +1,15 @@
 """Batch plans: the units a fit shuffles (rows or history windows) and their batches.
 
-A plan has ``units`` (an int64 array the loop permutes every epoch) and
+A plan has ``units`` (an int64 array the loop permutes every epoch),
+``batches(order, batch_size, rng)`` that cuts an epoch's order into batches, and
 ``batch(units, device) -> Batch``, gathered by index from the ``Interactions`` arrays
 (no per-sample collation). :class:`RowPlan` trains one example per interaction (its
 user's earlier items as the history); :class:`WindowPlan` cuts every user's sequence
 into windows in which every position predicts its next item (causal sequence models).
+
+With ``bucket=True`` the batches hold units of similar lengths (:func:`bucketed`): a
+batch is only as wide as its longest history, so on sparse data (most histories short,
+a few long) far less of the sequence encoder's work is padding.
 """
 
 from __future__ import annotations
@@ -26,7 +31,39 @@ def training_rows(inter: Interactions, rows=None, *, pointwise: bool = False) ->
     return rows[inter.labels[rows] > 0]
 
 
-class RowPlan:
+BUCKET_BATCHES = 50  # batches per chunk sorted by length (see bucketed)
+
+
+def bucketed(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng) -> list:
+    """Batches of units of similar lengths, in random order ("sortish" batching).
+
+    The epoch's ``order`` is cut into chunks of ``BUCKET_BATCHES`` batches; each chunk
+    is sorted by length (stable) and cut into batches; the batches are shuffled. Units
+    stay in the chunk their shuffled position put them in, so batches still mix units
+    from all over the data.
+    """
+    batches = []
+    chunk = batch_size * BUCKET_BATCHES
+    for start in range(0, order.size, chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, part.size, batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class _Plan:
+    units: np.ndarray
+    lengths: np.ndarray  # per unit, for bucketing
+    bucket: bool = False
+
+    def batches(self, order: np.ndarray, batch_size: int, rng) -> list:
+        """The epoch's batches: consecutive slices of ``order``, or length buckets."""
+        if self.bucket:
+            return bucketed(order, self.lengths, batch_size, rng)
+        return [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+
+
+class RowPlan(_Plan):
     """One example per interaction: the row's positive and its user's earlier items.
 
     Parameters
@@ -34,11 +71,16 @@ class RowPlan:
     inter : Interactions
     rows : ndarray of int
         The rows to train on.
+    bucket : bool, default False
+        Batches of rows with histories of similar lengths (see :func:`bucketed`).
     """
 
-    def __init__(self, inter: Interactions, rows: np.ndarray) -> None:
+    def __init__(self, inter: Interactions, rows: np.ndarray, bucket: bool = False) -> None:
         self.inter = inter
         self.units = rows
+        self.bucket = bucket
+        if bucket:  # indexed by row: the history length each row's batch pads to
+            self.lengths = np.minimum(inter.positions, inter.max_seq_len)
 
     def batch(self, rows: np.ndarray, device) -> Batch:
         inter = self.inter
@@ -54,7 +96,7 @@ class RowPlan:
         return batch.to(device, non_blocking=True)
 
 
-class WindowPlan:
+class WindowPlan(_Plan):
     """History windows: inputs ``[W, L]`` and next-item targets ``[W, L]``, left-padded.
 
     Every user's positive items are cut into windows of ``max_len`` targets that cover
@@ -67,12 +109,18 @@ class WindowPlan:
     max_len : int
     user_table : dict of str -> ndarray
         Encoded user side features by user code (the FeatureSpec's ``user_table_``).
+    bucket : bool, default True
+        Batches of windows with similar numbers of targets (see :func:`bucketed`).
     """
 
-    def __init__(self, inter: Interactions, max_len: int, user_table: dict) -> None:
+    def __init__(self, inter: Interactions, max_len: int, user_table: dict,
+                 bucket: bool = True) -> None:  # fmt: skip
         self.inter, self.max_len, self.user_table = inter, max_len, user_table
         self.users, self.ends = windows(inter.history, max_len)
         self.units = np.arange(self.users.size)
+        self.bucket = bucket
+        start = inter.history.indptr[self.users] + 1  # the user's first target
+        self.lengths = np.minimum(self.ends - start, max_len)  # targets of each window
 
     def batch(self, units: np.ndarray, device) -> Batch:
         hist, length = self.inter.history, self.max_len

@@ -15,8 +15,9 @@ from skmatch.exceptions import format_values
 from skmatch.features import N_RESERVED
 from skmatch.models._diversity import diversify
 from skmatch.models._merge import merge_interests
-from skmatch.models._params import check_float, check_int
+from skmatch.models._params import check_dropout, check_float, check_int
 from skmatch.models.neural import TorchMatcher
+from skmatch.nn.dropout import Dropout
 from skmatch.nn.interests import label_aware_attention
 from skmatch.nn.item_table import ItemTableModule
 from skmatch.nn.protocol import Batch
@@ -24,9 +25,19 @@ from skmatch.nn.protocol import Batch
 
 class MultiInterestModule(ItemTableModule):
     """Interests ``[B, K, D]`` of a history; training scores the target against their
-    label-aware attention (``power``: inf picks the interest closest to the target)."""
+    label-aware attention (``power``: inf picks the interest closest to the target).
+    The history's item vectors (id and side features) pass through ``dropout``; user
+    features are added to every interest."""
 
     power: float = float("inf")  # hard selection of the best interest (ComiRec)
+
+    def __init__(self, n_item_codes, dim, dropout=0.0, item_features=(), user_features=()):
+        super().__init__(n_item_codes, dim, item_features=item_features,
+                         user_features=user_features)  # fmt: skip
+        self.dropout = Dropout(dropout)
+
+    def history(self, hist: torch.Tensor) -> torch.Tensor:  # [B, L] -> [B, L, D]
+        return self.dropout(self.embed_items(hist))
 
     def interests(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Interests ``[B, K, D]`` and which of them are active (``None``: all)."""
@@ -63,6 +74,7 @@ class MultiInterestMatcher(TorchMatcher):
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_interests, "n_interests")
+        check_dropout(self.dropout)
         self._check_diversity(spec=None)
 
     def _check_diversity(self, spec) -> None:

@@ -16,13 +16,14 @@ from skmatch.nn.protocol import Batch
 class ComirecDRModule(MultiInterestModule):
     """Capsule routing with a bilinear map per history position and interest."""
 
-    def __init__(self, n_item_codes, dim, n_interests, max_len, routing_iters) -> None:
-        super().__init__(n_item_codes, dim)
+    def __init__(self, n_item_codes, dim, n_interests, max_len, routing_iters, dropout=0.0,
+                 item_features=(), user_features=()) -> None:  # fmt: skip
+        super().__init__(n_item_codes, dim, dropout, item_features, user_features)
         self.routing = CapsuleRouting(dim, n_interests, max_len, routing_iters, "per_position")
 
     def interests(self, batch: Batch):
         hist = batch.hist
-        return self.routing(self.items(hist), hist > 0), None
+        return self.add_user(self.routing(self.history(hist), hist > 0), batch), None
 
 
 class ComirecDR(MultiInterestMatcher):
@@ -37,6 +38,8 @@ class ComirecDR(MultiInterestMatcher):
     ----------
     n_interests : int, default=4
         Interest vectors per user (Torch-RecHub's ``interest_num``).
+    dropout : float, default=0.0
+        Dropout on the history's item vectors.
     routing_iters : int, default=3
     diversity : float, default=0.0
         ComiRec's ``lambda``: weight of category diversity when the interests' results
@@ -59,16 +62,16 @@ class ComirecDR(MultiInterestMatcher):
     """
 
     def __init__(
-        self, *, n_interests: int = 4, routing_iters: int = 3, diversity: float = 0.0,
-        category_feature: str | None = None, feature_spec: FeatureSpec | None = None,
-        embed_dim: int = 64, mode: str = "listwise", negatives: str = "all",
-        n_negatives: int = 100, temperature: float = 0.1, logq_correction: bool = True,
-        learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
-        batch_size: int = 256, n_epochs: int = 10, lr_schedule: str | None = None,
-        clip_grad_norm: float | None = None, early_stopping: bool = False,
-        n_iter_no_change: int = 3, device: str = "auto", amp: str | bool = "auto",
-        index: str = "auto", index_params: dict | None = None, k: int = 10,
-        checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
+        self, *, n_interests: int = 4, dropout: float = 0.0, routing_iters: int = 3,
+        diversity: float = 0.0, category_feature: str | None = None,
+        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
+        negatives: str = "all", n_negatives: int = 100, temperature: float = 0.1,
+        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+        embedding_l2: float = 0.0, batch_size: int = 256, n_epochs: int = 100,
+        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
+        amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
+        k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
     ) -> None:  # fmt: skip
         store_params(self, locals())
@@ -84,4 +87,7 @@ class ComirecDR(MultiInterestMatcher):
             self.n_interests,
             self.feature_spec_.max_seq_len,
             self.routing_iters,
+            self.dropout,
+            self._feature_defs("item"),
+            self._feature_defs("user"),
         )

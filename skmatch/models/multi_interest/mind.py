@@ -22,12 +22,14 @@ class MINDModule(MultiInterestModule):
     items has ``max(1, min(K, floor(log2 n)))`` active interests (``dynamic``)."""
 
     def __init__(self, n_item_codes, dim, n_interests, max_len, routing_iters, user_features,
-                 hidden_dims, power, dynamic) -> None:  # fmt: skip
-        super().__init__(n_item_codes, dim)
+                 hidden_dims, power, dynamic, dropout=0.0, item_features=()) -> None:  # fmt: skip
+        # the profile joins the capsules in the ReLU layers (the paper's), or without them
+        # is added to every capsule (the family's additive fusion)
+        super().__init__(n_item_codes, dim, dropout, item_features,
+                         () if hidden_dims else user_features)  # fmt: skip
         self.routing = CapsuleRouting(dim, n_interests, max_len, routing_iters, "shared")
-        # the profile joins the capsules in the ReLU layers; without them it is unused, so
-        # no table is built (DistributedDataParallel refuses parameters without gradients)
-        self.user_features = UserFeatureEncoder(dim, user_features if hidden_dims else ())
+        if hidden_dims:
+            self.user_features = UserFeatureEncoder(dim, user_features)
         in_dim = dim + self.user_features.out_dim
         self.mlp = MLP(in_dim, [*hidden_dims, dim], 0.0) if hidden_dims else None
         self.power, self.dynamic, self.n_interests = power, dynamic, n_interests
@@ -40,8 +42,10 @@ class MINDModule(MultiInterestModule):
             n = mask.sum(1).clamp_min(1).to(torch.float32)
             n_active = torch.log2(n).floor().clamp(1, self.n_interests)  # [B]
             active = torch.arange(self.n_interests, device=hist.device) < n_active.unsqueeze(1)
-        v = self.routing(self.items(hist), mask, active)  # [B, K, D]
-        if self.mlp is not None:
+        v = self.routing(self.history(hist), mask, active)  # [B, K, D]
+        if self.mlp is None:
+            v = self.add_user(v, batch)
+        else:
             feats = self.user_features(batch.user_features)
             if feats is not None:
                 v = torch.cat([v, feats.unsqueeze(1).expand(-1, v.shape[1], -1)], dim=-1)
@@ -64,6 +68,8 @@ class MIND(MultiInterestMatcher):
     ----------
     n_interests : int, default=4
         Interest vectors per user (Torch-RecHub's ``interest_num``).
+    dropout : float, default=0.0
+        Dropout on the history's item vectors.
     routing_iters : int, default=3
     pow_p : float, default=inf
         Sharpness of the label-aware attention; ``inf`` trains the interest closest to
@@ -105,15 +111,16 @@ class MIND(MultiInterestMatcher):
     """
 
     def __init__(
-        self, *, n_interests: int = 4, routing_iters: int = 3, pow_p: float = float("inf"),
-        hidden_dims: tuple[int, ...] = (), dynamic_interests: bool = True, diversity: float = 0.0,
+        self, *, n_interests: int = 4, dropout: float = 0.0, routing_iters: int = 3,
+        pow_p: float = float("inf"), hidden_dims: tuple[int, ...] = (),
+        dynamic_interests: bool = True, diversity: float = 0.0,
         category_feature: str | None = None, feature_spec: FeatureSpec | None = None,
         embed_dim: int = 64, mode: str = "listwise", negatives: str = "all",
         n_negatives: int = 100, temperature: float = 0.1, logq_correction: bool = True,
         learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
-        batch_size: int = 256, n_epochs: int = 10, lr_schedule: str | None = None,
-        clip_grad_norm: float | None = None, early_stopping: bool = False,
-        n_iter_no_change: int = 3, device: str = "auto", amp: str | bool = "auto",
+        batch_size: int = 256, n_epochs: int = 100, lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None, early_stopping: bool = True,
+        n_iter_no_change: int = 10, device: str = "auto", amp: str | bool = "auto",
         index: str = "auto", index_params: dict | None = None, k: int = 10,
         checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
@@ -138,4 +145,6 @@ class MIND(MultiInterestMatcher):
             tuple(self.hidden_dims),
             float(self.pow_p),
             bool(self.dynamic_interests),
+            self.dropout,
+            self._feature_defs("item"),
         )

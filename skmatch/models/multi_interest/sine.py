@@ -24,8 +24,8 @@ class SINEModule(MultiInterestModule):
     vector (``[B, D]``) too. A penalty on the concepts' covariance pushes them apart."""
 
     def __init__(self, n_item_codes, dim, n_interests, n_concepts, max_len, tau, reg_weight,
-                 aggregated) -> None:  # fmt: skip
-        super().__init__(n_item_codes, dim)
+                 aggregated, dropout=0.0, item_features=(), user_features=()) -> None:  # fmt: skip
+        super().__init__(n_item_codes, dim, dropout, item_features, user_features)
         self.n_interests, self.tau, self.reg_weight = n_interests, tau, reg_weight
         self.aggregated = aggregated
         self.concepts = nn.Parameter(torch.empty(n_concepts, dim))
@@ -46,7 +46,7 @@ class SINEModule(MultiInterestModule):
     def _encode(self, batch: Batch):
         hist = batch.hist
         mask = hist > 0  # [B, L]
-        x = self.items(hist)  # [B, L, D]
+        x = self.history(hist)  # [B, L, D]
         # concept activation: the K concepts closest to the pooled history
         a = masked_softmax(self.pool_w2(torch.tanh(self.pool_w1(x))).squeeze(-1), mask)  # [B, L]
         s = (a.unsqueeze(-1) * x).sum(1) @ self.concepts.T  # [B, C]
@@ -62,6 +62,7 @@ class SINEModule(MultiInterestModule):
         h = self.att_w2(torch.tanh(self.att_w1(x + self.positions[-x.shape[1] :])))  # [B, L, K]
         p_tk = masked_softmax(h, mask.unsqueeze(-1), dim=1)  # [B, L, K]
         phi = self.ln_interests((p_kt * p_tk).transpose(1, 2) @ x)  # [B, K, D]
+        phi = self.add_user(phi, batch)
         return phi, p_kt, cu, mask
 
     def interests(self, batch: Batch):
@@ -104,6 +105,8 @@ class SINE(MultiInterestMatcher):
     Parameters
     ----------
     n_interests : int, default=4
+    dropout : float, default=0.0
+        Dropout on the history's item vectors.
     n_concepts : int, default=50
         Size of the concept pool (>= ``n_interests``).
     aggregation_temperature : float, default=0.1
@@ -128,17 +131,17 @@ class SINE(MultiInterestMatcher):
     """
 
     def __init__(
-        self, *, n_interests: int = 4, n_concepts: int = 50, aggregation_temperature: float = 0.1,
-        covariance_weight: float = 0.1, retrieval: str = "interests", diversity: float = 0.0,
-        category_feature: str | None = None, feature_spec: FeatureSpec | None = None,
-        embed_dim: int = 64, mode: str = "listwise", negatives: str = "all",
-        n_negatives: int = 100, temperature: float = 1.0, logq_correction: bool = True,
-        learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
-        batch_size: int = 256, n_epochs: int = 10, lr_schedule: str | None = None,
-        clip_grad_norm: float | None = None, early_stopping: bool = False,
-        n_iter_no_change: int = 3, device: str = "auto", amp: str | bool = "auto",
-        index: str = "auto", index_params: dict | None = None, k: int = 10,
-        checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
+        self, *, n_interests: int = 4, dropout: float = 0.0, n_concepts: int = 50,
+        aggregation_temperature: float = 0.1, covariance_weight: float = 0.1,
+        retrieval: str = "interests", diversity: float = 0.0, category_feature: str | None = None,
+        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
+        negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
+        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+        embedding_l2: float = 0.0, batch_size: int = 256, n_epochs: int = 100,
+        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
+        amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
+        k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
     ) -> None:  # fmt: skip
         store_params(self, locals())
@@ -164,4 +167,7 @@ class SINE(MultiInterestMatcher):
             float(self.aggregation_temperature),
             float(self.covariance_weight),
             self.retrieval == "aggregated",
+            self.dropout,
+            self._feature_defs("item"),
+            self._feature_defs("user"),
         )

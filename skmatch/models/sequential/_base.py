@@ -5,6 +5,8 @@ from __future__ import annotations
 from skmatch.models._params import check_choice, check_dropout, check_int
 from skmatch.models.neural import TorchMatcher
 
+SPARSE_EVENTS = 30  # mean events per user below which data counts as sparse
+
 
 class SequentialMatcher(TorchMatcher):
     """Base class of the causal sequence models (GRU4Rec, NARM, SASRec).
@@ -21,8 +23,20 @@ class SequentialMatcher(TorchMatcher):
     def _windowed(self) -> bool:
         return self.train_positions == "all"
 
+    def _dropout_rate(self) -> float:
+        """``dropout``, with ``"auto"`` resolved from the training data: 0.5 when users
+        have fewer than ``SPARSE_EVENTS`` events on average (sparse data, like Amazon
+        reviews), else 0.2 (dense, like MovieLens ratings): the SASRec paper's two
+        settings and the rule it states for them."""
+        if self.dropout != "auto":
+            return float(self.dropout)
+        lengths = self.history_.lengths()
+        mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
+        return 0.5 if mean < SPARSE_EVENTS else 0.2
+
     def _validate_params(self) -> None:
         super()._validate_params()
-        check_dropout(self.dropout)
+        if self.dropout != "auto":
+            check_dropout(self.dropout)
         check_int(self.n_layers, "n_layers")
         check_choice(self.train_positions, "train_positions", ("all", "last"))

@@ -19,21 +19,24 @@ from skmatch.nn.sequence import PackedGRU
 class GRU4RecModule(ItemTableModule):
     """A GRU over the embedded history, its state projected to ``dim``."""
 
-    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout) -> None:
-        super().__init__(n_item_codes, dim)
+    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout, item_features=(),
+                 user_features=()) -> None:  # fmt: skip
+        super().__init__(n_item_codes, dim, item_features=item_features,
+                         user_features=user_features)  # fmt: skip
         self.dropout = Dropout(dropout)
         self.gru = PackedGRU(dim, hidden_size, n_layers, dropout)
         self.out = torch.nn.Linear(hidden_size, dim)
 
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
         hist = batch.hist  # [B, L]
-        out, _ = self.gru(self.dropout(self.items(hist)), hist > 0)  # [B, L, H]
-        return self.out(out if positions is None else out[positions])  # [B, L, D] or [P, D]
+        out, _ = self.gru(self.dropout(self.embed_items(hist)), hist > 0)  # [B, L, H]
+        states = self.out(out if positions is None else out[positions])  # [B, L, D] or [P, D]
+        return self.add_user(states, batch, positions)
 
     def user_forward(self, batch: Batch) -> torch.Tensor:  # -> [B, D]
         hist = batch.hist
-        _, last = self.gru(self.dropout(self.items(hist)), hist > 0)  # [B, H]
-        return self.out(last)
+        _, last = self.gru(self.dropout(self.embed_items(hist)), hist > 0)  # [B, H]
+        return self.add_user(self.out(last), batch)
 
 
 class GRU4Rec(SequentialMatcher):
@@ -89,8 +92,8 @@ class GRU4Rec(SequentialMatcher):
         mode: str = "listwise", negatives: str = "all", n_negatives: int = 100,
         temperature: float = 1.0, logq_correction: bool = True, learning_rate: float = 1e-3,
         weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 128,
-        n_epochs: int = 10, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        n_epochs: int = 200, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
@@ -103,5 +106,6 @@ class GRU4Rec(SequentialMatcher):
 
     def _build_module(self) -> GRU4RecModule:
         return GRU4RecModule(
-            self.n_item_codes_, self.embed_dim, self.hidden_size, self.n_layers, self.dropout
-        )
+            self.n_item_codes_, self.embed_dim, self.hidden_size, self.n_layers, self.dropout,
+            item_features=self._feature_defs("item"), user_features=self._feature_defs("user"),
+        )  # fmt: skip

@@ -22,8 +22,10 @@ class NARMModule(ItemTableModule):
     """A GRU's last state (global) and attention over its states (local), decoded
     bilinearly to ``dim``."""
 
-    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout, output_dropout):
-        super().__init__(n_item_codes, dim)
+    def __init__(self, n_item_codes, dim, hidden_size, n_layers, dropout, output_dropout,
+                 item_features=(), user_features=()) -> None:  # fmt: skip
+        super().__init__(n_item_codes, dim, item_features=item_features,
+                         user_features=user_features)  # fmt: skip
         self.dropout = Dropout(dropout)
         self.gru = PackedGRU(dim, hidden_size, n_layers)
         self.a1 = nn.Linear(hidden_size, hidden_size, bias=False)
@@ -35,11 +37,12 @@ class NARMModule(ItemTableModule):
     def user_forward(self, batch: Batch) -> torch.Tensor:  # -> [B, D]
         hist = batch.hist
         mask = hist > 0
-        out, last = self.gru(self.dropout(self.items(hist)), mask)  # [B, L, H], [B, H]
+        out, last = self.gru(self.dropout(self.embed_items(hist)), mask)  # [B, L, H], [B, H]
         alpha = additive_scores(self.a1(out), self.a2(last), self.v.weight[0])  # [B, L]
         alpha = alpha * mask.to(alpha.dtype)
         local = torch.bmm(alpha.unsqueeze(1).to(out.dtype), out).squeeze(1)  # [B, H]
-        return self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))
+        user = self.bilinear(self.out_dropout(torch.cat([last, local], dim=-1)))  # [B, D]
+        return self.add_user(user, batch)
 
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
         """The user vector after every prefix of each window, from one GRU pass: the
@@ -48,7 +51,7 @@ class NARMModule(ItemTableModule):
         computed for the asked ``positions`` only (sparse data: mostly padding)."""
         hist = batch.hist  # [W, L]
         mask = hist > 0
-        out, _ = self.gru(self.dropout(self.items(hist)), mask)  # [W, L, H]
+        out, _ = self.gru(self.dropout(self.embed_items(hist)), mask)  # [W, L, H]
         every = positions is None
         # window and position of each of the P queries
         w, t = (torch.ones_like(mask) if every else positions).nonzero(as_tuple=True)
@@ -58,7 +61,8 @@ class NARMModule(ItemTableModule):
         alpha = alpha * causal_mask(mask)[w, t].to(out.dtype)  # states j <= t only
         local = torch.bmm(alpha.unsqueeze(1), out[w]).squeeze(1)  # [P, H]
         user = self.bilinear(self.out_dropout(torch.cat([query, local], dim=-1)))  # [P, D]
-        return user.view(*mask.shape, -1) if every else user  # [W, L, D] or [P, D]
+        user = user.view(*mask.shape, -1) if every else user  # [W, L, D] or [P, D]
+        return self.add_user(user, batch, None if every else positions)
 
 
 class NARM(SequentialMatcher):
@@ -108,9 +112,9 @@ class NARM(SequentialMatcher):
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
         negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
         logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-        embedding_l2: float = 0.0, batch_size: int = 128, n_epochs: int = 10,
+        embedding_l2: float = 0.0, batch_size: int = 128, n_epochs: int = 200,
         lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
@@ -130,4 +134,6 @@ class NARM(SequentialMatcher):
             self.n_layers,
             self.dropout,
             self.output_dropout,
+            item_features=self._feature_defs("item"),
+            user_features=self._feature_defs("user"),
         )

@@ -18,19 +18,23 @@ from skmatch.nn.sequence import CausalSelfAttention
 class SASRecModule(ItemTableModule):
     """Causal self-attention over the embedded history; the last state is the user."""
 
-    def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len) -> None:
-        super().__init__(n_item_codes, dim)
+    def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len, item_features=(),
+                 user_features=(), ff_dim=None) -> None:  # fmt: skip
+        super().__init__(n_item_codes, dim, item_features=item_features,
+                         user_features=user_features)  # fmt: skip
         # positions start on the scale of the sqrt(D)-scaled item rows (ITEM_STD * sqrt(D)),
         # not torch's N(0, 1), which drowned the items: +7% validation NDCG@10 on ML-100K
         # over 3 seeds (docs/benchmarks.md, "SASRec position init")
         self.encoder = CausalSelfAttention(
-            dim, n_heads, n_layers, dropout, max_len, position_std=ITEM_STD * dim**0.5
+            dim, n_heads, n_layers, dropout, max_len, position_std=ITEM_STD * dim**0.5,
+            ff_dim=ff_dim,
         )
 
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
         hist = batch.hist
-        states = self.encoder(self.items(hist), hist > 0)  # [B, L, D]
-        return states if positions is None else states[positions]  # [B, L, D] or [P, D]
+        states = self.encoder(self.embed_items(hist), hist > 0)  # [B, L, D]
+        states = states if positions is None else states[positions]  # [B, L, D] or [P, D]
+        return self.add_user(states, batch, positions)
 
     def user_forward(self, batch: Batch) -> torch.Tensor:  # -> [B, D]
         return self.sequence_forward(batch)[:, -1]  # the most recent position
@@ -51,9 +55,13 @@ class SASRec(SequentialMatcher):
         Transformer blocks.
     n_heads : int, default=2
         Attention heads; must divide ``embed_dim``.
-    dropout : float, default=0.2
-        Dropout on embeddings, attention and feed-forward layers (0.5 suits sparse
-        data such as Amazon Beauty).
+    hidden_size : int, optional
+        Width of the feed-forward layers (``embed_dim`` when None, as in the paper;
+        Torch-RecHub's and RecBole's ``inner_size``).
+    dropout : float or "auto", default="auto"
+        Dropout on embeddings, attention and feed-forward layers. ``"auto"`` follows the
+        paper: 0.5 on sparse data (users with fewer than 30 events on average, as
+        Amazon reviews), 0.2 on dense data (as MovieLens).
     train_positions : {"all", "last"}, default="all"
         ``"all"``: every position of a history window predicts its next item, in one
         pass; ``"last"``: one example per interaction (its whole prefix).
@@ -87,13 +95,14 @@ class SASRec(SequentialMatcher):
     """
 
     def __init__(
-        self, *, n_layers: int = 2, n_heads: int = 2, dropout: float = 0.2,
-        train_positions: str = "all", feature_spec: FeatureSpec | None = None, embed_dim: int = 64,
-        mode: str = "listwise", negatives: str = "all", n_negatives: int = 100,
-        temperature: float = 1.0, logq_correction: bool = True, learning_rate: float = 1e-3,
-        weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 128,
-        n_epochs: int = 10, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        self, *, n_layers: int = 2, n_heads: int = 2, hidden_size: int | None = None,
+        dropout: float | str = "auto", train_positions: str = "all",
+        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
+        negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
+        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+        embedding_l2: float = 0.0, batch_size: int = 128, n_epochs: int = 200,
+        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
@@ -103,6 +112,8 @@ class SASRec(SequentialMatcher):
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_heads, "n_heads")
+        if self.hidden_size is not None:
+            check_int(self.hidden_size, "hidden_size")
         if self.embed_dim % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide embed_dim ({self.embed_dim}).")
 
@@ -112,6 +123,9 @@ class SASRec(SequentialMatcher):
             self.embed_dim,
             self.n_heads,
             self.n_layers,
-            self.dropout,
+            self._dropout_rate(),
             self.feature_spec_.max_seq_len,
+            item_features=self._feature_defs("item"),
+            user_features=self._feature_defs("user"),
+            ff_dim=self.hidden_size,
         )

@@ -13,6 +13,7 @@ from skmatch.features import FeatureSpec
 from skmatch.models._params import check_dropout, store_params
 from skmatch.models.neural import TorchMatcher
 from skmatch.nn.additive import additive_scores
+from skmatch.nn.dropout import Dropout
 from skmatch.nn.item_table import ItemTableModule
 from skmatch.nn.protocol import Batch
 
@@ -21,8 +22,10 @@ class STAMPModule(ItemTableModule):
     """Attention over the history driven by the last item and the history mean; the
     user vector is the product of two MLPs over the attended memory and the last item."""
 
-    def __init__(self, n_item_codes, dim) -> None:
-        super().__init__(n_item_codes, dim, std=0.002)
+    def __init__(self, n_item_codes, dim, dropout=0.0, item_features=(), user_features=()):
+        super().__init__(n_item_codes, dim, std=0.002, item_features=item_features,
+                         user_features=user_features)  # fmt: skip
+        self.dropout = Dropout(dropout)
         self.w1 = nn.Linear(dim, dim, bias=False)
         self.w2 = nn.Linear(dim, dim, bias=False)
         self.w3 = nn.Linear(dim, dim, bias=True)
@@ -33,11 +36,16 @@ class STAMPModule(ItemTableModule):
     def user_forward(self, batch: Batch) -> torch.Tensor:  # -> [B, D]
         hist = batch.hist
         mask = hist > 0
-        table = self.items.weight
+        if self.has_item_features:  # every item's id row and features, then lookups
+            table = self.all_items(0)  # [n_codes, D], row 0 (padding) zero
+            last, x = F.embedding(hist[:, -1], table), F.embedding(hist, table)
+        else:
+            table = self.items.weight
+            # (a lookup of its own: slicing x would cost a [B, L, D] gradient buffer)
+            last = self.items(hist[:, -1])  # the most recent item (zeros for an empty history)
+            x = self.items(hist)  # [B, L, D], zeros at padding
+        last, x = self.dropout(last), self.dropout(x)
         count = mask.sum(1, keepdim=True).clamp_min(1).to(table.dtype)
-        # (a lookup of its own: slicing x would cost a [B, L, D] gradient buffer)
-        last = self.items(hist[:, -1])  # the most recent item (zeros for an empty history)
-        x = self.items(hist)  # [B, L, D], zeros at padding
         memory = x.sum(1) / count  # [B, D]
         if self.training and table.shape[0] <= hist.numel():
             # w1 x_i as rows of the projected table: one [n_items, D] product instead
@@ -49,7 +57,8 @@ class STAMPModule(ItemTableModule):
         alpha = additive_scores(keys, self.w2(last) + self.w3(memory), self.w0.weight[0])
         alpha = alpha * mask.to(alpha.dtype)  # [B, L]
         attended = torch.bmm(alpha.unsqueeze(1).to(x.dtype), x).squeeze(1)  # sum alpha_i x_i
-        return torch.tanh(self.mlp_a(attended)) * torch.tanh(self.mlp_b(last))
+        user = torch.tanh(self.mlp_a(attended)) * torch.tanh(self.mlp_b(last))  # [B, D]
+        return self.add_user(user, batch)
 
 
 class STAMP(TorchMatcher):
@@ -64,7 +73,7 @@ class STAMP(TorchMatcher):
     Parameters
     ----------
     dropout : float, default=0.0
-        Unused by the architecture; kept for a uniform interface.
+        Dropout on the history's item embeddings (the paper has none: 0 is its model).
     negatives : str, default="all"
         A full softmax over the catalogue (see :class:`~skmatch.models.TorchMatcher`).
     feature_spec, embed_dim, mode, n_negatives, temperature, logq_correction
@@ -88,9 +97,9 @@ class STAMP(TorchMatcher):
         embed_dim: int = 64, mode: str = "listwise", negatives: str = "all",
         n_negatives: int = 100, temperature: float = 1.0, logq_correction: bool = True,
         learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
-        batch_size: int = 256, n_epochs: int = 10, lr_schedule: str | None = None,
-        clip_grad_norm: float | None = None, early_stopping: bool = False,
-        n_iter_no_change: int = 3, device: str = "auto", amp: str | bool = "auto",
+        batch_size: int = 256, n_epochs: int = 100, lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None, early_stopping: bool = True,
+        n_iter_no_change: int = 10, device: str = "auto", amp: str | bool = "auto",
         index: str = "auto", index_params: dict | None = None, k: int = 10,
         checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
@@ -102,4 +111,7 @@ class STAMP(TorchMatcher):
         check_dropout(self.dropout)
 
     def _build_module(self) -> STAMPModule:
-        return STAMPModule(self.n_item_codes_, self.embed_dim)
+        return STAMPModule(
+            self.n_item_codes_, self.embed_dim, self.dropout,
+            item_features=self._feature_defs("item"), user_features=self._feature_defs("user"),
+        )  # fmt: skip

@@ -17,10 +17,12 @@ class DSSMModule(UserTowerModule):
     """The user tower of :class:`UserTowerModule` and an item tower of the same shape
     (an MLP over the item's id and side features); both outputs L2-normalised."""
 
-    def __init__(self, n_item_codes, dim, item_features, user_features, hidden_dims, dropout):
+    def __init__(self, n_item_codes, dim, item_features, user_features, hidden_dims, dropout,
+                 activation="relu", item_hidden_dims=None) -> None:  # fmt: skip
         super().__init__(n_item_codes, dim, item_features, user_features, hidden_dims, dropout,
-                         normalize=True)  # fmt: skip
-        self.item_mlp = MLP(self.items.out_dim, [*hidden_dims, dim], dropout)
+                         normalize=True, activation=activation)  # fmt: skip
+        widths = hidden_dims if item_hidden_dims is None else item_hidden_dims
+        self.item_mlp = MLP(self.items.out_dim, [*widths, dim], dropout, activation)
 
     def item_forward(self, codes: torch.Tensor) -> torch.Tensor:  # [N] -> [N, D]
         return self._out(self.item_mlp(self.items(codes)))
@@ -39,6 +41,9 @@ class DSSM(TwoTowerMatcher):
     ----------
     hidden_dims : tuple of int, default=(128,)
         Hidden layers of both towers (an output layer of ``embed_dim`` is added).
+    user_hidden_dims, item_hidden_dims : tuple of int, optional
+        Hidden layers of one tower, in place of ``hidden_dims``.
+    activation : {"relu", "prelu", "gelu", "tanh", "sigmoid"}, default="relu"
     dropout : float, default=0.0
         Between the towers' layers.
     temperature : float, default=0.05
@@ -77,13 +82,15 @@ class DSSM(TwoTowerMatcher):
     _module_class = DSSMModule
 
     def __init__(
-        self, *, hidden_dims: tuple[int, ...] = (128,), dropout: float = 0.0,
-        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
-        negatives: str = "in_batch", n_negatives: int = 100, temperature: float = 0.05,
-        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-        embedding_l2: float = 0.0, batch_size: int = 256, n_epochs: int = 10,
-        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        self, *, hidden_dims: tuple[int, ...] = (128,),
+        user_hidden_dims: tuple[int, ...] | None = None,
+        item_hidden_dims: tuple[int, ...] | None = None, activation: str = "relu",
+        dropout: float = 0.0, feature_spec: FeatureSpec | None = None, embed_dim: int = 64,
+        mode: str = "listwise", negatives: str = "in_batch", n_negatives: int = 100,
+        temperature: float = 0.05, logq_correction: bool = True, learning_rate: float = 1e-3,
+        weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 256,
+        n_epochs: int = 100, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,

@@ -23,6 +23,9 @@ class FaceBookDSSM(DSSM):
     Parameters
     ----------
     hidden_dims : tuple of int, default=(128,)
+    user_hidden_dims, item_hidden_dims : tuple of int, optional
+        Hidden layers of one tower, in place of ``hidden_dims``.
+    activation : {"relu", "prelu", "gelu", "tanh", "sigmoid"}, default="relu"
         Hidden layers of both towers.
     dropout : float, default=0.0
     temperature : float, default=0.05
@@ -48,13 +51,15 @@ class FaceBookDSSM(DSSM):
     """
 
     def __init__(
-        self, *, hidden_dims: tuple[int, ...] = (128,), dropout: float = 0.0,
-        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "pairwise",
-        negatives: str = "mixed", n_negatives: int = 100, temperature: float = 0.05,
-        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-        embedding_l2: float = 0.0, batch_size: int = 256, n_epochs: int = 10,
-        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        self, *, hidden_dims: tuple[int, ...] = (128,),
+        user_hidden_dims: tuple[int, ...] | None = None,
+        item_hidden_dims: tuple[int, ...] | None = None, activation: str = "relu",
+        dropout: float = 0.0, feature_spec: FeatureSpec | None = None, embed_dim: int = 64,
+        mode: str = "pairwise", negatives: str = "mixed", n_negatives: int = 100,
+        temperature: float = 0.05, logq_correction: bool = True, learning_rate: float = 1e-3,
+        weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 256,
+        n_epochs: int = 100, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,

@@ -14,14 +14,19 @@ from skmatch.models.two_tower._base import TwoTowerMatcher, UserTowerModule
 
 class YoutubeDNNModule(UserTowerModule):
     """The user tower of :class:`UserTowerModule` (not normalised); the item tower is
-    the item id embedding, shared with the history (the softmax weights)."""
+    the item id embedding, shared with the history (the softmax weights), plus the
+    embeddings of the item's side features (summed: the same width)."""
 
-    def __init__(self, n_item_codes, dim, item_features, user_features, hidden_dims, dropout):
+    def __init__(self, n_item_codes, dim, item_features, user_features, hidden_dims, dropout,
+                 activation="relu", item_hidden_dims=None) -> None:  # fmt: skip
         super().__init__(n_item_codes, dim, item_features, user_features, hidden_dims, dropout,
-                         normalize=False)  # fmt: skip
+                         normalize=False, activation=activation)  # fmt: skip
 
     def item_forward(self, codes: torch.Tensor) -> torch.Tensor:  # [N] -> [N, D]
-        return self.items.id_embedding(codes)
+        if not self.items.features:
+            return self.items.id_embedding(codes)
+        dim = self.items.id_embedding.embedding_dim
+        return self.items(codes).view(*codes.shape, -1, dim).sum(-2)  # id + each feature
 
 
 class YoutubeDNN(TwoTowerMatcher):
@@ -29,13 +34,15 @@ class YoutubeDNN(TwoTowerMatcher):
 
     The user vector is an MLP over the mean-pooled watch history (item id and side
     features) and the user's profile features; the item tower is the item id embedding
-    (the softmax weights, shared with the history embedding). Trained as a softmax over
+    (the softmax weights, shared with the history embedding) plus the embeddings of the
+    item's side features. Trained as a softmax over
     dot products with in-batch candidates, logQ-corrected (a sampled softmax).
 
     Parameters
     ----------
     hidden_dims : tuple of int, default=(128,)
         Hidden layers of the user MLP.
+    activation : {"relu", "prelu", "gelu", "tanh", "sigmoid"}, default="relu"
     dropout : float, default=0.0
         Between the user MLP's layers.
     feature_spec, embed_dim, mode, negatives, n_negatives, temperature
@@ -57,13 +64,13 @@ class YoutubeDNN(TwoTowerMatcher):
     _module_class = YoutubeDNNModule
 
     def __init__(
-        self, *, hidden_dims: tuple[int, ...] = (128,), dropout: float = 0.0,
-        feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
-        negatives: str = "in_batch", n_negatives: int = 100, temperature: float = 1.0,
-        logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-        embedding_l2: float = 0.0, batch_size: int = 256, n_epochs: int = 10,
-        lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
+        self, *, hidden_dims: tuple[int, ...] = (128,), activation: str = "relu",
+        dropout: float = 0.0, feature_spec: FeatureSpec | None = None, embed_dim: int = 64,
+        mode: str = "listwise", negatives: str = "in_batch", n_negatives: int = 100,
+        temperature: float = 1.0, logq_correction: bool = True, learning_rate: float = 1e-3,
+        weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 256,
+        n_epochs: int = 100, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
+        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,

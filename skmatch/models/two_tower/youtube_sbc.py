@@ -66,6 +66,9 @@ class YoutubeSBC(TwoTowerMatcher):
     Parameters
     ----------
     hidden_dims : tuple of int, default=(128,)
+    user_hidden_dims, item_hidden_dims : tuple of int, optional
+        Hidden layers of one tower, in place of ``hidden_dims``.
+    activation : {"relu", "prelu", "gelu", "tanh", "sigmoid"}, default="relu"
     dropout : float, default=0.0
     freq_alpha : float, default=0.01
         Learning rate of the streaming frequency estimate, in (0, 1].
@@ -93,15 +96,18 @@ class YoutubeSBC(TwoTowerMatcher):
     _module_class = DSSMModule
 
     def __init__(
-        self, *, hidden_dims: tuple[int, ...] = (128,), dropout: float = 0.0,
-        freq_alpha: float = 0.01, feature_spec: FeatureSpec | None = None, embed_dim: int = 64,
-        mode: str = "listwise", negatives: str = "in_batch", n_negatives: int = 100,
-        temperature: float = 0.05, logq_correction: bool = True, learning_rate: float = 1e-3,
-        weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 256,
-        n_epochs: int = 10, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = False, n_iter_no_change: int = 3, device: str = "auto",
-        amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
-        k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
+        self, *, hidden_dims: tuple[int, ...] = (128,),
+        user_hidden_dims: tuple[int, ...] | None = None,
+        item_hidden_dims: tuple[int, ...] | None = None, activation: str = "relu",
+        dropout: float = 0.0, freq_alpha: float = 0.01, feature_spec: FeatureSpec | None = None,
+        embed_dim: int = 64, mode: str = "listwise", negatives: str = "in_batch",
+        n_negatives: int = 100, temperature: float = 0.05, logq_correction: bool = True,
+        learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
+        batch_size: int = 256, n_epochs: int = 100, lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None, early_stopping: bool = True,
+        n_iter_no_change: int = 10, device: str = "auto", amp: str | bool = "auto",
+        index: str = "auto", index_params: dict | None = None, k: int = 10,
+        checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
     ) -> None:  # fmt: skip
         store_params(self, locals())
