@@ -355,3 +355,20 @@ def test_bag_sum_edge_cases():
         (g,) = torch.autograd.grad((out**2).sum(), weight, create_graph=True)
         with pytest.raises(RuntimeError):  # first order only: an error, not a wrong number
             torch.autograd.grad(g.sum(), weight)
+
+
+def test_pairwise_additive_scores_equal_the_plain_formula_with_gradients():
+    from skmatch.nn.additive import pairwise_additive_scores
+
+    g = torch.Generator().manual_seed(0)
+    keys = torch.randn(3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    queries = torch.randn(3, 6, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 6, 5, generator=g, dtype=torch.float64)
+    plain = torch.sigmoid(keys.unsqueeze(1) + queries.unsqueeze(2)) @ w  # [3, 6, 5]
+    ours = pairwise_additive_scores(keys, queries, w)
+    torch.testing.assert_close(ours, plain)
+    for a, b in zip(torch.autograd.grad((ours * weights).sum(), (keys, queries, w)),
+                    torch.autograd.grad((plain * weights).sum(), (keys, queries, w)),
+                    strict=True):  # fmt: skip
+        torch.testing.assert_close(a, b)

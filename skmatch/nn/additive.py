@@ -52,3 +52,39 @@ def additive_scores(keys: torch.Tensor, query: torch.Tensor, w: torch.Tensor) ->
         dtype = torch.promote_types(torch.promote_types(keys.dtype, query.dtype), w.dtype)
         keys, query, w = keys.to(dtype), query.to(dtype), w.to(dtype)
     return _AdditiveScores.apply(keys, query, w)
+
+
+class _PairwiseAdditiveScores(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, keys, queries, w):  # [W, L, D], [W, T, D], [D] -> [W, T, L]
+        with torch.autocast(keys.device.type, enabled=False):
+            gate = torch.add(keys.unsqueeze(1), queries.unsqueeze(2)).sigmoid_()  # [W, T, L, D]
+            ctx.save_for_backward(gate, w)
+            return torch.matmul(gate, w)
+
+    @staticmethod
+    def backward(ctx, grad):  # grad [W, T, L]
+        gate, w = ctx.saved_tensors
+        grad = grad.to(gate.dtype)
+        d = torch.mul(gate, gate).neg_().add_(gate)  # gate (1 - gate)
+        d.mul_(grad.unsqueeze(-1)).mul_(w)  # [W, T, L, D]
+        grad_w = None
+        if ctx.needs_input_grad[2]:
+            grad_w = torch.matmul(grad.reshape(1, -1), gate.reshape(-1, gate.shape[-1]))[0]
+        grad_keys = d.sum(1) if ctx.needs_input_grad[0] else None  # over the queries
+        grad_queries = d.sum(2) if ctx.needs_input_grad[1] else None  # over the keys
+        return grad_keys, grad_queries, grad_w
+
+
+def pairwise_additive_scores(keys: torch.Tensor, queries: torch.Tensor, w: torch.Tensor):
+    """``w · sigmoid(keys[j] + queries[t])`` for every query and key of a sequence.
+
+    ``[W, L, D], [W, T, D], [D] -> [W, T, L]``: the additive attention of every position
+    ``t`` of a window over every position ``j`` in one pass (NARM trained on windows),
+    with one ``[W, T, L, D]`` tensor forward and one backward, and no gathers.
+    """
+    if keys.dtype != queries.dtype or keys.dtype != w.dtype:
+        dtype = torch.promote_types(torch.promote_types(keys.dtype, queries.dtype), w.dtype)
+        keys, queries, w = keys.to(dtype), queries.to(dtype), w.to(dtype)
+    return _PairwiseAdditiveScores.apply(keys, queries, w)
+

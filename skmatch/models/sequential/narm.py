@@ -11,7 +11,7 @@ from torch import nn
 from skmatch.features import FeatureSpec
 from skmatch.models._params import check_dropout, check_int, store_params
 from skmatch.models.sequential._base import SequentialMatcher
-from skmatch.nn.additive import additive_scores
+from skmatch.nn.additive import additive_scores, pairwise_additive_scores
 from skmatch.nn.dropout import Dropout
 from skmatch.nn.item_table import ItemTableModule, causal_mask
 from skmatch.nn.protocol import Batch
@@ -47,22 +47,17 @@ class NARMModule(ItemTableModule):
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
         """The user vector after every prefix of each window, from one GRU pass: the
         state at ``t`` is the global part, attention over states ``j <= t`` driven by
-        it the local part. The last position equals :meth:`user_forward`. Attention is
-        computed for the asked ``positions`` only (sparse data: mostly padding)."""
+        it the local part (every pair at once, no gathers). The last position equals
+        :meth:`user_forward`; only the asked ``positions`` are decoded."""
         hist = batch.hist  # [W, L]
         mask = hist > 0
         out, _ = self.gru(self.dropout(self.embed_items(hist)), mask)  # [W, L, H]
-        every = positions is None
-        # window and position of each of the P queries
-        w, t = (torch.ones_like(mask) if every else positions).nonzero(as_tuple=True)
-        query = out[w, t]  # [P, H], the global part
-        keys = self.a1(out)[w]  # [P, L, H]
-        alpha = additive_scores(keys, self.a2(query), self.v.weight[0])  # [P, L]
-        alpha = alpha * causal_mask(mask)[w, t].to(out.dtype)  # states j <= t only
-        local = torch.bmm(alpha.unsqueeze(1), out[w]).squeeze(1)  # [P, H]
-        user = self.bilinear(self.out_dropout(torch.cat([query, local], dim=-1)))  # [P, D]
-        user = user.view(*mask.shape, -1) if every else user  # [W, L, D] or [P, D]
-        return self.add_user(user, batch, None if every else positions)
+        alpha = pairwise_additive_scores(self.a1(out), self.a2(out), self.v.weight[0])
+        alpha = alpha * causal_mask(mask).to(alpha.dtype)  # [W, T, L]: states j <= t only
+        local = torch.bmm(alpha.to(out.dtype), out)  # [W, T, H]
+        both = torch.cat([out, local], dim=-1)  # [W, L, 2H]
+        both = both if positions is None else both[positions]  # [W, L, 2H] or [P, 2H]
+        return self.add_user(self.bilinear(self.out_dropout(both)), batch, positions)
 
 
 class NARM(SequentialMatcher):
