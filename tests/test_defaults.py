@@ -8,7 +8,7 @@ import pytest
 from skmatch.datasets import make_interactions
 from skmatch.metrics import evaluate
 from skmatch.model_selection import leave_last_out_split
-from skmatch.models import DSSM, MIND, SASRec, Popularity, YoutubeDNN
+from skmatch.models import DSSM, MIND, Popularity, SASRec, YoutubeDNN
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,12 @@ _BEAUTY = _RemoteFile(
     filename="Beauty.txt",
     sha256="226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8",
 )
+_ATTRIBUTES = _RemoteFile(
+    url="https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/master/data/"
+    "Beauty_item2attributes.json",
+    filename="Beauty_item2attributes.json",
+    sha256="129e40f67486f6877eff0f5318cfa8530ee8ac23d8b0d1de04e1bb7a2ba0b2d4",
+)
 _FOLDER = "amazon-beauty-5core"
 _WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)  # as bytes.split()
 
@@ -25,6 +31,7 @@ def load_amazon_beauty(
     *,
     data_home: str | os.PathLike | None = None,
     download_if_missing: bool = True,
+    attributes: bool = False,
 ) -> pd.DataFrame:
     """Load the Amazon Beauty 5-core interaction sequences.
 
@@ -40,6 +47,11 @@ def load_amazon_beauty(
     download_if_missing : bool, default=True
         Download the file from GitHub when it is missing. When False, a missing file raises
         :class:`~skmatch.exceptions.DataError`.
+    attributes : bool, default=False
+        Also read ``Beauty_item2attributes.json`` (the same repository: each item's
+        category and brand ids) into a column ``attributes``: the item's attribute ids
+        joined with ``"|"`` (a multi-valued feature for ``FeatureSpec``), empty for
+        items without any. Checked against its sha256 like the sequences.
 
     Returns
     -------
@@ -80,10 +92,30 @@ def load_amazon_beauty(
     owner = np.cumsum(first) - 1  # which line (user) each token belongs to
     is_item = ~first
     position = np.arange(len(values)) - line_start[owner] - 1
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "user_id": values[first][owner[is_item]],
             "item_id": values[is_item],
             "timestamp": position[is_item],
         }
     ).astype(np.int64)
+    if attributes:
+        frame["attributes"] = _item_attributes(data_home, download_if_missing)(frame["item_id"])
+    return frame
+
+
+def _item_attributes(data_home, download_if_missing):
+    """A function mapping item ids to their ``"|"``-joined attribute ids ("" for none)."""
+    import json
+
+    path = _fetch(
+        "Amazon Beauty item attributes",
+        _FOLDER,
+        {_ATTRIBUTES.filename: _ATTRIBUTES.sha256},
+        _ATTRIBUTES,
+        data_home=data_home,
+        download_if_missing=download_if_missing,
+    )[_ATTRIBUTES.filename]
+    table = json.loads(path.read_text())
+    joined = pd.Series({int(k): "|".join(map(str, v)) for k, v in table.items()}, dtype=object)
+    return lambda items: items.map(joined).fillna("").astype(object)

@@ -35,12 +35,12 @@ def extend_spec(spec, X: pd.DataFrame, sides=("user", "item")):
     for side in sides:
         col, feats = cols[side]
         vocab = getattr(spec, f"{side}s_")
+        for f in feats:  # values never seen before join the feature's vocabulary, in any
+            _grow_vocabulary(spec, f, X[f])  # row: a known user's new age too
         ids = pd.Index(pd.unique(X[col].to_numpy()))
         new = ids[vocab.categories.get_indexer(ids) < 0]
         if new.size == 0:
             continue
-        for f in feats:  # values never seen before join the feature's vocabulary
-            _grow_vocabulary(spec, f, X[f])
         grown = Vocabulary(vocab.categories.append(new))
         setattr(spec, f"{side}s_", grown)
         setattr(spec, f"n_{side}s_", len(grown.categories))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from skmatch.exceptions import DataError
 from skmatch.features._history import UserHistory
 from skmatch.features._interactions import Interactions, key_ids
 from skmatch.features._vocab import OOV, PAD
@@ -103,18 +104,24 @@ def frame_labels(spec, X) -> np.ndarray | None:
     return None
 
 
-def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
+def query_from_frame(spec, X: pd.DataFrame, fitted: UserHistory | None = None) -> UserQuery:
     """Users of a DataFrame of interactions, embedded from the history it gives.
 
     Users absent from the fitted vocabulary are kept apart (grouped by raw id), items
     unseen in fit become out-of-vocabulary, and rows whose label column is <= 0 are left
     out of the histories, as in training. Every user feature of the spec must be a
     column (each user's latest row gives its values). A frame without the item column
-    holds users without history: they are embedded from their features alone (cold
-    start).
+    gives users and their features only: known users keep their ``fitted`` history,
+    new ones have none and are embedded from their features alone (cold start).
     """
     X = check_frame(X, required=[spec.user_col, *spec.user_features])
     has_items = spec.item_col in X.columns
+    if not has_items and not spec.user_features:
+        raise DataError(
+            f"X has no {spec.item_col!r} column and the FeatureSpec no user features: "
+            "there is nothing to embed its users from. Pass user ids, or their "
+            "interactions."
+        )
     for col in (spec.user_col, spec.item_col) if has_items else (spec.user_col,):
         check_no_missing(X[col], col)
     local, uniques = pd.factorize(X[spec.user_col], sort=False)
@@ -133,6 +140,8 @@ def query_from_frame(spec, X: pd.DataFrame) -> UserQuery:
     )
     ids = np.asarray(uniques, dtype=object)
     codes = spec.users_.encode(pd.Series(ids), column=spec.user_col, handle_unknown="oov")
+    if not has_items and fitted is not None:  # known users: their fitted history
+        history = fitted.take(np.where(codes == OOV, PAD, codes))
     features = {
         f: spec._encode_feature(f, X[f].iloc[last_rows].reset_index(drop=True))
         for f in spec.user_table_

@@ -33,7 +33,7 @@ def spec_to_state(spec: FeatureSpec) -> tuple[dict, dict[str, np.ndarray]]:
         "items": _jsonable(spec.items_.categories),
         "vocabularies": {k: _jsonable(v.categories) for k, v in spec.vocabularies_.items()},
         "feature_kinds": spec.feature_kinds_,
-        "feature_dtypes": spec.feature_dtypes_,
+        "feature_dtypes": getattr(spec, "feature_dtypes_", {}),  # older pickles lack it
         "max_tokens": spec.max_tokens_,
         "dense_stats": spec.dense_stats_,
         "time_col": spec.time_col_,

@@ -58,14 +58,31 @@ def store_params(est, values: dict) -> None:
         defaults = inspect.signature(type(est).__init__).parameters
         for alias, value in aliases.items():
             for name, val in _translate(type(est).__name__, alias, value, values).items():
+                if name not in defaults:
+                    raise TypeError(
+                        f"{type(est).__name__} has no parameter {name!r}, which its alias "
+                        f"{alias!r} sets."
+                    )
                 default = defaults[name].default
-                if values[name] is not default and values[name] != default and (
-                    values[name] != val
-                ):
+                given = values[name]
+                if name == "feature_spec":  # the window alias: clash only on the window
+                    clash = given is not None and given.max_seq_len not in (
+                        default_window(), value
+                    )
+                else:
+                    clash = given is not default and given != default and given != val
+                if clash:
                     raise TypeError(f"Pass either {name!r} or its alias {alias!r}, not both.")
                 values[name] = val
     for name, value in values.items():
         setattr(est, name, value)
+
+
+def default_window() -> int:
+    """The history window of a default ``FeatureSpec()``."""
+    from skmatch.features import FeatureSpec
+
+    return FeatureSpec().max_seq_len
 
 
 def _translate(model: str, alias: str, value, values: dict) -> dict:
@@ -84,7 +101,8 @@ def _translate(model: str, alias: str, value, values: dict) -> dict:
     widths = f"{tower}_hidden_dims"
     if widths not in values and tower == "user" and "hidden_dims" in values:
         widths = "hidden_dims"  # a model with one MLP tower (YoutubeDNN)
-    if alias in TOWER_ALIASES and widths in values:
+    # the tower dicts of Torch-RecHub's two-tower models (the ones with an activation)
+    if alias in TOWER_ALIASES and widths in values and "activation" in values:
         if not isinstance(value, dict) or set(value) - {"dims", "activation", "dropout"}:
             raise TypeError(
                 f"{alias} must be a dict with keys among 'dims', 'activation', 'dropout' (as "

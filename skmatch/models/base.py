@@ -117,8 +117,10 @@ class BaseMatcher(BaseEstimator):
         Raises
         ------
         ValueError
-            New users (items) when the FeatureSpec has user (item) side features, which
-            cannot grow incrementally; or malformed ``X``.
+            Malformed ``X`` (a missing id or feature column, missing ids, retyped
+            features). New users and items with side features are taken: each one's
+            features come from its latest row, and unseen feature values join their
+            vocabularies.
         """
         if not hasattr(self, "index_"):
             return self.fit(X)
@@ -215,7 +217,7 @@ class BaseMatcher(BaseEstimator):
     def _query(self, users) -> UserQuery:
         spec = self.feature_spec_
         if isinstance(users, pd.DataFrame):
-            return query_from_frame(spec, users)
+            return query_from_frame(spec, users, self.history_)
         if isinstance(users, Interactions):
             return query_from_interactions(users)
         if isinstance(users, str) or np.ndim(users) == 0:
@@ -285,7 +287,7 @@ class BaseMatcher(BaseEstimator):
         """
         self._check_fitted()
         if isinstance(items, pd.DataFrame):
-            spec = extend_spec(self.feature_spec_, items, sides=("item",))
+            spec = self._items_spec(items)
             vectors = np.asarray(self._grown_item_vectors(spec), dtype=np.float32)
             codes = spec.encode_items(items[spec.item_col], handle_unknown="oov")
             return vectors[code_to_position(codes)]
@@ -317,12 +319,16 @@ class BaseMatcher(BaseEstimator):
         self._check_fitted()
         if not isinstance(items, pd.DataFrame):
             raise TypeError(f"add_items takes a DataFrame of items, got {type(items).__name__}.")
-        spec = extend_spec(self.feature_spec_, items, sides=("item",))
+        spec = self._items_spec(items)
         self._add_items(spec)
         self.feature_spec_, self.n_items_ = spec, spec.n_items_
         self.history_ = UserHistory(self.history_.indptr, self.history_.items, len(spec.items_))
         self._build_index()
         return self
+
+    def _items_spec(self, items: pd.DataFrame):
+        """The fitted spec grown by the new items of ``items``."""
+        return extend_spec(self.feature_spec_, items, sides=("item",))
 
     def _grown_item_vectors(self, spec) -> np.ndarray:  # pragma: no cover - abstract
         """Item vectors of every item of ``spec`` (the fitted spec grown by new items)."""
@@ -422,6 +428,8 @@ class BaseMatcher(BaseEstimator):
     def _exclusion_matrix(self, exclude, n: int) -> sp.csr_matrix:
         """``(n, n_items_)`` CSR of the items ``exclude`` bans: one list for every user,
         or one list per user (a sequence of ``n`` lists); unknown ids are ignored."""
+        if not isinstance(exclude, np.ndarray | pd.Series | list | tuple):
+            exclude = list(exclude)  # a generator or set, read once
         if _per_user(exclude):
             if len(exclude) != n:
                 raise ValueError(

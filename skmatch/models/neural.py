@@ -234,6 +234,12 @@ class TorchMatcher(BaseMatcher):
         self.loss_curve_, self.validation_scores_ = [], []
         val = None
         if validation_data is not None:  # the user's held-out events
+            if isinstance(validation_data, Interactions) and validation_data.spec is not inter.spec:
+                raise ValueError(
+                    "validation_data is an Interactions object of another FeatureSpec than "
+                    "the training data's: its codes mean other ids. Pass a DataFrame, or "
+                    "transform it with the same fitted spec."
+                )
             keys, targets, new_users = self._held_out_targets(validation_data)
             val = _subsample(inter, keys, targets, new_users)
         elif self.early_stopping:  # each user's last event, held out of training
@@ -268,6 +274,7 @@ class TorchMatcher(BaseMatcher):
         """One epoch over the new rows, from the fitted weights (tables grown for new ids)."""
         old_state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
         self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
+        self._holdout_used = False  # this pass holds nothing out
         device = ddp.init_from_env(self._resolve_device())  # torchrun's group, if any
         seed = ddp.common_seed(self.random_state, device)
         if isinstance(seed, numbers.Integral):  # a new, reproducible stream per call
@@ -283,9 +290,7 @@ class TorchMatcher(BaseMatcher):
     def _check_can_continue(self) -> None:
         """Before ``partial_fit`` changes anything: the parameters must still build the
         fitted network (same weights, same shapes)."""
-        with torch.random.fork_rng(devices=[]):
-            module = self._build_module()
-        grow_into(module, {k: v.cpu() for k, v in self.module_.state_dict().items()})
+        grow_into(self._fresh_module(), {k: v.cpu() for k, v in self.module_.state_dict().items()})
 
     def _train_module(self, inter, rows, rng, device, *, val=None, resume=None,
                       fingerprint=None, init_state=None) -> None:  # fmt: skip
@@ -456,31 +461,41 @@ class TorchMatcher(BaseMatcher):
             out.append(vectors[:n_real].float().cpu())
         return torch.cat(out).numpy().astype(np.float32)
 
-    def _grown_module(self, spec):
-        """The fitted module rebuilt for ``spec`` (grown by new items), on the CPU:
-        the fitted weights, zero id rows for the new items."""
+    def _items_spec(self, items):
+        if not self.feature_spec_.item_features:
+            raise ValueError(
+                f"{type(self).__name__} embeds items unseen in fit from their side "
+                "features, and the FeatureSpec has none (item_features=()): every new item "
+                "would get the same vector. Fit with item_features, or refit with the new "
+                "items' interactions."
+            )
+        return super()._items_spec(items)
+
+    def _grown(self, spec):
+        """The fitted module rebuilt for ``spec`` (grown by new items; the fitted weights,
+        zero id rows for the new items) on the CPU, and every item's vector: the fitted
+        ones kept, the new ones computed."""
         saved = self.feature_spec_, self.n_items_
-        self.feature_spec_, self.n_items_ = spec, spec.n_items_
+        self.feature_spec_, self.n_items_ = spec, spec.n_items_  # what _build_module reads
         try:
-            with torch.random.fork_rng(devices=[]):
-                module = self._build_module()
+            module = self._fresh_module()
         finally:
             self.feature_spec_, self.n_items_ = saved
         state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
         grow_into(module, state, zero_new_rows=True)
-        return module.eval()
+        module.eval()
+        with torch.no_grad():
+            new = torch.arange(self.n_item_codes_, spec.n_items_ + N_RESERVED)
+            out = [module.item_forward(c).float() for c in new.split(_INFER_BATCH * 8)]
+        added = torch.cat(out).numpy() if out else np.zeros((0, self.item_vectors_.shape[1]))
+        return module, np.concatenate([self.item_vectors_, added.astype(np.float32)])
 
     def _grown_item_vectors(self, spec) -> np.ndarray:
-        module = self._grown_module(spec)
-        n_codes = spec.n_items_ + N_RESERVED
-        with torch.no_grad():
-            codes = torch.arange(N_RESERVED, n_codes)
-            out = [module.item_forward(c).float() for c in codes.split(_INFER_BATCH * 8)]
-        return torch.cat(out).numpy().astype(np.float32)
+        return self._grown(spec)[1]
 
     def _add_items(self, spec) -> None:
-        self.item_vectors_ = self._grown_item_vectors(spec)
-        self.module_ = self._grown_module(spec).to(self.device_)
+        module, self.item_vectors_ = self._grown(spec)
+        self.module_ = module.to(self.device_)
 
     def _user_vectors(self, query) -> np.ndarray:
         return self._compute_user_vectors(self.module_, query, self.device_)
@@ -490,10 +505,13 @@ class TorchMatcher(BaseMatcher):
 
     # ------------------------------------------------------------------ persistence
     _FITTED_LISTS = ("loss_curve_", "validation_scores_")
+    # fitted numbers kept by save/load when the fit set them (files without them load)
+    _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_")
 
     def _state(self):
         meta = {name: list(map(float, getattr(self, name))) for name in self._FITTED_LISTS}
         meta["n_iter_"] = self.n_iter_
+        meta.update({k: getattr(self, k) for k in self._FITTED_NUMBERS if hasattr(self, k)})
         arrays = {"item_vectors": self.item_vectors_}
         return meta, arrays, self.module_.state_dict()
 
@@ -501,14 +519,21 @@ class TorchMatcher(BaseMatcher):
         for name in self._FITTED_LISTS:
             setattr(self, name, meta[name])
         self.n_iter_ = meta["n_iter_"]
+        for name in self._FITTED_NUMBERS:
+            if name in meta:
+                setattr(self, name, meta[name])
         self.item_vectors_ = arrays["item_vectors"]
         self.module_ = self._module_from_state(module_state)
         self.device_ = torch.device("cpu")
 
+    def _fresh_module(self):
+        """``_build_module()`` under a forked torch RNG (the caller's stream untouched)."""
+        with torch.random.fork_rng(devices=[]):
+            return self._build_module()
+
     def _module_from_state(self, module_state):
         """A fresh module on the CPU holding ``module_state``, in evaluation mode."""
-        with torch.random.fork_rng(devices=[]):
-            module = self._build_module()
+        module = self._fresh_module()
         module.load_state_dict(module_state)
         return module.eval()
 

@@ -93,7 +93,9 @@ def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callback
         module.train()
         order, batch_rng = strategy.epoch_order(state.rng, plan.units)
         total = torch.zeros((), device=state.device)
-        for units in plan.batches(order, batch_size, batch_rng):
+        # the batches' order comes from the generator every rank shares: under DDP the
+        # ranks' short batches then fall on the same step
+        for units in plan.batches(order, batch_size, state.rng):
             batch = plan.batch(units, state.device)
             with amp:
                 loss = step(batch, batch_rng)

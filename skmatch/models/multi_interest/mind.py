@@ -77,7 +77,7 @@ class MIND(MultiInterestMatcher):
         MovieLens 100K NDCG@10 .062 against .042 at ``pow_p=2``).
     hidden_dims : tuple of int, default=()
         ReLU layers over each capsule and the user profile (output ``embed_dim`` added);
-        ``()`` uses the capsules as they are (and ignores user features).
+        ``()`` uses the capsules as they are, the user features added to each.
     dynamic_interests : bool, default=True
         A user with ``n`` history items has ``max(1, min(n_interests, floor(log2 n)))``
         interests (the unused slots repeat the first).

@@ -15,7 +15,8 @@ class SequentialMatcher(TorchMatcher):
     left-padded); new users are embedded from a DataFrame of their interactions, in
     time order, without refitting. ``train_positions="all"`` trains on history
     windows (every position predicts its next item, in one pass), ``"last"`` on one
-    example per interaction (its whole prefix). Defaults follow the papers
+    example per interaction (its whole prefix). ``dropout="auto"`` (SASRec's default;
+    the others accept it) is resolved once in ``fit`` into ``dropout_``. Defaults follow the papers
     and RecBole: a full softmax over the catalogue (``negatives="all"``), which is what
     makes these models strong; ``"in_batch"`` or a sampler suit very large catalogues.
     """
@@ -23,16 +24,25 @@ class SequentialMatcher(TorchMatcher):
     def _windowed(self) -> bool:
         return self.train_positions == "all"
 
-    def _dropout_rate(self) -> float:
-        """``dropout``, with ``"auto"`` resolved from the training data: 0.5 when users
-        have fewer than ``SPARSE_EVENTS`` events on average (sparse data, like Amazon
-        reviews), else 0.2 (dense, like MovieLens ratings): the SASRec paper's two
-        settings and the rule it states for them."""
-        if self.dropout != "auto":
-            return float(self.dropout)
+    def _fit(self, inter, validation_data=None) -> None:
+        self.dropout_ = self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
+        super()._fit(inter, validation_data)
+
+    def _auto_dropout(self) -> float:
+        """``dropout="auto"`` from the training data: 0.5 when users have fewer than
+        ``SPARSE_EVENTS`` events on average (sparse data, like Amazon reviews), else 0.2
+        (dense, like MovieLens ratings): the SASRec paper's two settings and the rule it
+        states for them. Resolved once, in ``fit`` (``dropout_``)."""
         lengths = self.history_.lengths()
         mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
         return 0.5 if mean < SPARSE_EVENTS else 0.2
+
+    def _dropout_rate(self) -> float:
+        """The fitted dropout rate (``dropout_``; ``dropout`` for files saved without it)."""
+        rate = getattr(self, "dropout_", None)
+        if rate is None:
+            rate = self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
+        return rate
 
     def _validate_params(self) -> None:
         super()._validate_params()

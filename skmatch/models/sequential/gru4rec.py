@@ -106,6 +106,7 @@ class GRU4Rec(SequentialMatcher):
 
     def _build_module(self) -> GRU4RecModule:
         return GRU4RecModule(
-            self.n_item_codes_, self.embed_dim, self.hidden_size, self.n_layers, self.dropout,
+            self.n_item_codes_, self.embed_dim, self.hidden_size, self.n_layers,
+            self._dropout_rate(),
             item_features=self._feature_defs("item"), user_features=self._feature_defs("user"),
         )  # fmt: skip

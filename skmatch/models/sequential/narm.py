@@ -127,7 +127,7 @@ class NARM(SequentialMatcher):
             self.embed_dim,
             self.hidden_size,
             self.n_layers,
-            self.dropout,
+            self._dropout_rate(),
             self.output_dropout,
             item_features=self._feature_defs("item"),
             user_features=self._feature_defs("user"),

@@ -81,6 +81,8 @@ class SASRec(SequentialMatcher):
     Attributes
     ----------
     module_ : SASRecModule
+    dropout_ : float
+        The dropout rate used (``dropout="auto"`` resolved from the training data).
     feature_spec_, index_, history_, item_vectors_, loss_curve_, n_iter_
         As for every neural model (see :class:`~skmatch.models.TorchMatcher`).
 

@@ -36,9 +36,13 @@ class STAMPModule(ItemTableModule):
     def user_forward(self, batch: Batch) -> torch.Tensor:  # -> [B, D]
         hist = batch.hist
         mask = hist > 0
-        if self.has_item_features:  # every item's id row and features, then lookups
+        project = self.training and self.n_item_codes <= hist.numel()  # see below
+        if self.has_item_features and project:  # every item's id row and features once
             table = self.all_items(0)  # [n_codes, D], row 0 (padding) zero
             last, x = F.embedding(hist[:, -1], table), F.embedding(hist, table)
+        elif self.has_item_features:
+            table = self.items.weight
+            last, x = self.embed_items(hist[:, -1]), self.embed_items(hist)
         else:
             table = self.items.weight
             # (a lookup of its own: slicing x would cost a [B, L, D] gradient buffer)
@@ -47,7 +51,7 @@ class STAMPModule(ItemTableModule):
         last, x = self.dropout(last), self.dropout(x)
         count = mask.sum(1, keepdim=True).clamp_min(1).to(table.dtype)
         memory = x.sum(1) / count  # [B, D]
-        if self.training and table.shape[0] <= hist.numel():
+        if project:
             # w1 x_i as rows of the projected table: one [n_items, D] product instead
             # of one over all B x L history slots (when the catalogue is the smaller;
             # inference keeps one shape-independent graph, for export)
