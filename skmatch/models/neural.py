@@ -558,7 +558,8 @@ def _subsample(inter, keys, targets, new_users):
     keys = np.asarray(keys)
     if keys.size > _MAX_VALIDATION_USERS:
         pick = np.unique(np.linspace(0, keys.size - 1, _MAX_VALIDATION_USERS).astype(np.int64))
-        keys, targets = keys[pick], [targets[i] for i in pick]
+        keys = keys[pick]  # targets: one per user (an array) or a list of arrays
+        targets = targets[pick] if isinstance(targets, np.ndarray) else [targets[i] for i in pick]
     return inter, keys, targets, new_users
 
 

@@ -166,8 +166,8 @@ def holdout_last(inter: Interactions):
     -------
     (train, users, targets) or None
         The other rows (``Interactions``), the user code of each held-out event and the
-        index position of each held-out item (a list of one-item arrays); None when no
-        user has 2 positive events.
+        index position of each held-out item (a 1-D array: one target per user); None
+        when no user has 2 positive events.
     """
     positive = np.ones(len(inter), bool) if inter.labels is None else inter.labels > 0
     rows = np.flatnonzero(positive & (inter.user_codes != OOV))
@@ -178,5 +178,5 @@ def holdout_last(inter: Interactions):
         return None
     keep = np.ones(len(inter), dtype=bool)
     keep[held] = False
-    targets = [np.array([p]) for p in code_to_position(inter.item_codes[held])]
+    targets = np.asarray(code_to_position(inter.item_codes[held]))
     return inter.subset(np.flatnonzero(keep)), inter.user_codes[held], targets
