@@ -66,14 +66,7 @@ def load_amazon_beauty(
         When the file is missing and cannot be downloaded, fails its checksum, or holds a
         token that is not an integer.
     """
-    path = _fetch(
-        "Amazon Beauty 5-core",
-        _FOLDER,
-        {_BEAUTY.filename: _BEAUTY.sha256},
-        _BEAUTY,
-        data_home=data_home,
-        download_if_missing=download_if_missing,
-    )[_BEAUTY.filename]
+    path = _one_file("Amazon Beauty 5-core", _BEAUTY, data_home, download_if_missing)
     data = path.read_bytes()
     buf = np.frombuffer(data, dtype=np.uint8)
     is_space = np.isin(buf, _WHITESPACE)
@@ -108,14 +101,20 @@ def _item_attributes(data_home, download_if_missing):
     """A function mapping item ids to their ``"|"``-joined attribute ids ("" for none)."""
     import json
 
-    path = _fetch(
-        "Amazon Beauty item attributes",
-        _FOLDER,
-        {_ATTRIBUTES.filename: _ATTRIBUTES.sha256},
-        _ATTRIBUTES,
-        data_home=data_home,
-        download_if_missing=download_if_missing,
-    )[_ATTRIBUTES.filename]
+    path = _one_file("Amazon Beauty item attributes", _ATTRIBUTES, data_home,
+                     download_if_missing)  # fmt: skip
     table = json.loads(path.read_text())
     joined = pd.Series({int(k): "|".join(map(str, v)) for k, v in table.items()}, dtype=object)
     return lambda items: items.map(joined).fillna("").astype(object)
+
+
+def _one_file(what: str, remote, data_home, download_if_missing):
+    """The path of ``remote``'s file in the data home (downloaded and checked if need be)."""
+    return _fetch(
+        what,
+        _FOLDER,
+        {remote.filename: remote.sha256},
+        remote,
+        data_home=data_home,
+        download_if_missing=download_if_missing,
+    )[remote.filename]
