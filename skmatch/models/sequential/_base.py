@@ -25,8 +25,12 @@ class SequentialMatcher(TorchMatcher):
         return self.train_positions == "all"
 
     def _fit(self, inter, validation_data=None) -> None:
-        self.dropout_ = self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
+        self.dropout_ = self._resolve_dropout()
         super()._fit(inter, validation_data)
+
+    def _resolve_dropout(self) -> float:
+        """``dropout`` as a rate: ``"auto"`` resolved from the training data."""
+        return self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
 
     def _auto_dropout(self) -> float:
         """``dropout="auto"`` from the training data: 0.5 when users have fewer than
@@ -40,9 +44,7 @@ class SequentialMatcher(TorchMatcher):
     def _dropout_rate(self) -> float:
         """The fitted dropout rate (``dropout_``; ``dropout`` for files saved without it)."""
         rate = getattr(self, "dropout_", None)
-        if rate is None:
-            rate = self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
-        return rate
+        return self._resolve_dropout() if rate is None else rate
 
     def _validate_params(self) -> None:
         super()._validate_params()
