@@ -14,8 +14,9 @@ import torch
 from skmatch.exceptions import format_values
 from skmatch.features import N_RESERVED
 from skmatch.models._diversity import diversify
+from skmatch.models._dropout import AutoDropout
 from skmatch.models._merge import merge_interests
-from skmatch.models._params import check_dropout, check_float, check_int
+from skmatch.models._params import check_float, check_int
 from skmatch.models.neural import TorchMatcher
 from skmatch.nn.dropout import Dropout
 from skmatch.nn.interests import label_aware_attention
@@ -59,7 +60,7 @@ class MultiInterestModule(ItemTableModule):
         return self.train_user(batch, pos_vec), pos_vec
 
 
-class MultiInterestMatcher(TorchMatcher):
+class MultiInterestMatcher(AutoDropout, TorchMatcher):
     """Base class of the multi-interest models.
 
     :meth:`transform_users` returns ``(n_users, n_interests, embed_dim)``;
@@ -74,7 +75,6 @@ class MultiInterestMatcher(TorchMatcher):
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_interests, "n_interests")
-        check_dropout(self.dropout)
         self._check_diversity(spec=None)
 
     def _check_diversity(self, spec) -> None:

@@ -68,8 +68,9 @@ class MIND(MultiInterestMatcher):
     ----------
     n_interests : int, default=4
         Interest vectors per user (Torch-RecHub's ``interest_num``).
-    dropout : float, default=0.0
-        Dropout on the history's item vectors.
+    dropout : float or "auto", default=0.0
+        Dropout on the history's item vectors; ``"auto"`` as for
+        :class:`~skmatch.models.ComirecDR` (resolved in ``fit`` into ``dropout_``).
     routing_iters : int, default=3
     pow_p : float, default=inf
         Sharpness of the label-aware attention; ``inf`` trains the interest closest to
@@ -111,7 +112,7 @@ class MIND(MultiInterestMatcher):
     """
 
     def __init__(
-        self, *, n_interests: int = 4, dropout: float = 0.0, routing_iters: int = 3,
+        self, *, n_interests: int = 4, dropout: float | str = 0.0, routing_iters: int = 3,
         pow_p: float = float("inf"), hidden_dims: tuple[int, ...] = (),
         dynamic_interests: bool = True, diversity: float = 0.0,
         category_feature: str | None = None, feature_spec: FeatureSpec | None = None,
@@ -145,6 +146,6 @@ class MIND(MultiInterestMatcher):
             tuple(self.hidden_dims),
             float(self.pow_p),
             bool(self.dynamic_interests),
-            self.dropout,
+            self._dropout_rate(),
             self._feature_defs("item"),
         )

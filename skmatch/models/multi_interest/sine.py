@@ -105,8 +105,9 @@ class SINE(MultiInterestMatcher):
     Parameters
     ----------
     n_interests : int, default=4
-    dropout : float, default=0.0
-        Dropout on the history's item vectors.
+    dropout : float or "auto", default=0.0
+        Dropout on the history's item vectors; ``"auto"`` as for
+        :class:`~skmatch.models.ComirecDR` (resolved in ``fit`` into ``dropout_``).
     n_concepts : int, default=50
         Size of the concept pool (>= ``n_interests``).
     aggregation_temperature : float, default=0.1
@@ -131,7 +132,7 @@ class SINE(MultiInterestMatcher):
     """
 
     def __init__(
-        self, *, n_interests: int = 4, dropout: float = 0.0, n_concepts: int = 50,
+        self, *, n_interests: int = 4, dropout: float | str = 0.0, n_concepts: int = 50,
         aggregation_temperature: float = 0.1, covariance_weight: float = 0.1,
         retrieval: str = "interests", diversity: float = 0.0, category_feature: str | None = None,
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
@@ -167,7 +168,7 @@ class SINE(MultiInterestMatcher):
             float(self.aggregation_temperature),
             float(self.covariance_weight),
             self.retrieval == "aggregated",
-            self.dropout,
+            self._dropout_rate(),
             self._feature_defs("item"),
             self._feature_defs("user"),
         )
