@@ -355,3 +355,48 @@ def test_sine_training_is_deterministic_with_several_threads():
         torch.set_num_threads(threads)
     assert fits[0].loss_curve_ == fits[1].loss_curve_
     np.testing.assert_array_equal(fits[0].transform_items(), fits[1].transform_items())
+
+
+def _sine_reference(mod, hist):
+    """SINE's training vector written out as the paper's formulas (every projection over
+    the ``B x L`` history slots, the intention sequence formed)."""
+    mask = hist > 0
+    x = mod.items(hist)
+    a = masked_softmax(mod.pool_w2(torch.tanh(mod.pool_w1(x))).squeeze(-1), mask)
+    top, idx = ((a.unsqueeze(-1) * x).sum(1) @ mod.concepts.T).topk(mod.n_interests, dim=1)
+    cu = mod.concepts[idx] * torch.sigmoid(top).unsqueeze(-1)
+    p_kt = torch.softmax(mod.ln_items(mod.assign(x)) @ mod.ln_concepts(cu).transpose(1, 2), -1)
+    h = mod.att_w2(torch.tanh(mod.att_w1(x + mod.positions[-x.shape[1] :])))
+    p_tk = masked_softmax(h, mask.unsqueeze(-1), dim=1)
+    phi = mod.ln_interests((p_kt * p_tk).transpose(1, 2) @ x)
+    xhat = p_kt @ cu
+    b = masked_softmax(mod.agg_w2(torch.tanh(mod.agg_w1(xhat))).squeeze(-1), mask)
+    intention = mod.ln_intention((b.unsqueeze(-1) * xhat).sum(1))
+    e = torch.softmax((phi @ intention.unsqueeze(-1)).squeeze(-1) / mod.tau, dim=1)
+    return (e.unsqueeze(-1) * phi).sum(1)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sine_projected_table_equals_the_written_out_formulas_with_gradients(training):
+    from skmatch.models.multi_interest.sine import SINEModule
+    from skmatch.nn.protocol import Batch
+
+    torch.manual_seed(0)
+    mod = SINEModule(30, 8, 3, 6, 12, 0.5, 0.1, aggregated=False).double().train(training)
+    hist = torch.randint(1, 30, (7, 12))
+    hist[0, :5] = 0  # left padding
+    hist[1, :11] = 0
+    # 84 history slots >= 30 codes: training takes the projected table, evaluation not
+    # (float64: the two orders of summation then agree to the last digits)
+    ours = mod.train_user(Batch(hist=hist), None)
+    ref = _sine_reference(mod, hist)
+    np.testing.assert_allclose(ours.detach(), ref.detach(), rtol=1e-10)
+    g = torch.randn_like(ref)
+    names, params = zip(*mod.named_parameters(), strict=True)
+    ga = torch.autograd.grad((ours * g).sum(), params, allow_unused=True)
+    gb = torch.autograd.grad((ref * g).sum(), params, allow_unused=True)
+    for name, u, v in zip(names, ga, gb, strict=True):
+        if v is None:
+            continue
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert (ga[names.index("items.weight")][0] == 0).all()  # the padding row stays zero

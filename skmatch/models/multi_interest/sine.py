@@ -43,23 +43,39 @@ class SINEModule(MultiInterestModule):
         self.agg_w2 = nn.Linear(dim, 1, bias=False)
         self.ln_intention = nn.LayerNorm(dim)
 
+    def _projections(self, hist: torch.Tensor, x: torch.Tensor):
+        """``pool_w1(x)``, ``assign(x)`` and ``att_w1(x + positions)``, ``[B, L, D]`` each.
+
+        In training without dropout, when the catalogue has no more codes than the
+        batch has history slots, the three weights are applied once to the item table
+        (one ``[n_codes, D] x [D, 3D]`` product) and their rows gathered: the same
+        values (up to float rounding) for a fraction of the ``B x L`` products."""
+        pos = self.positions[-x.shape[1] :]
+        if not (self.training and self.dropout.p == 0.0 and self.n_item_codes <= hist.numel()):
+            return self.pool_w1(x), self.assign(x), self.att_w1(x + pos)
+        table = self.all_items(0) if self.has_item_features else self.items.weight
+        w = torch.cat([self.pool_w1.weight, self.assign.weight, self.att_w1.weight])  # [3D, D]
+        # padding_idx: row 0 (padding, zero) gets no gradient, as through the table
+        rows = F.embedding(hist, table @ w.T, padding_idx=0)  # [B, L, 3D]
+        pool, assign, att = rows.split(x.shape[-1], dim=-1)
+        return pool + self.pool_w1.bias, assign, att + self.att_w1(pos)
+
     def _encode(self, batch: Batch):
         hist = batch.hist
         mask = hist > 0  # [B, L]
         x = self.history(hist)  # [B, L, D]
+        pool, assign, att = self._projections(hist, x)
         # concept activation: the K concepts closest to the pooled history
-        a = masked_softmax(self.pool_w2(torch.tanh(self.pool_w1(x))).squeeze(-1), mask)  # [B, L]
-        s = (a.unsqueeze(-1) * x).sum(1) @ self.concepts.T  # [B, C]
+        a = masked_softmax(self.pool_w2(torch.tanh(pool)).squeeze(-1), mask)  # [B, L]
+        s = torch.bmm(a.unsqueeze(1), x).squeeze(1) @ self.concepts.T  # [B, C]
         top, idx = s.topk(self.n_interests, dim=1)  # [B, K]
         # F.embedding, not concepts[idx]: its CPU backward is deterministic (index_put_ with
         # accumulation is not under several threads)
         cu = F.embedding(idx, self.concepts) * torch.sigmoid(top).unsqueeze(-1)  # [B, K, D]
         # intention assignment P(k | t): each item to the activated concepts
-        p_kt = torch.softmax(
-            self.ln_items(self.assign(x)) @ self.ln_concepts(cu).transpose(1, 2), dim=-1
-        )  # [B, L, K]
+        p_kt = torch.softmax(self.ln_items(assign) @ self.ln_concepts(cu).transpose(1, 2), dim=-1)
         # attention weighting P(t | k): each concept over the history
-        h = self.att_w2(torch.tanh(self.att_w1(x + self.positions[-x.shape[1] :])))  # [B, L, K]
+        h = self.att_w2(torch.tanh(att))  # [B, L, K]
         p_tk = masked_softmax(h, mask.unsqueeze(-1), dim=1)  # [B, L, K]
         phi = self.ln_interests((p_kt * p_tk).transpose(1, 2) @ x)  # [B, K, D]
         phi = self.add_user(phi, batch)
@@ -75,9 +91,12 @@ class SINEModule(MultiInterestModule):
 
     def train_user(self, batch: Batch, target) -> torch.Tensor:  # the intention is predicted
         phi, p_kt, cu, mask = self._encode(batch)
-        xhat = p_kt @ cu  # [B, L, D]: the intention sequence
-        b = masked_softmax(self.agg_w2(torch.tanh(self.agg_w1(xhat))).squeeze(-1), mask)
-        intention = self.ln_intention((b.unsqueeze(-1) * xhat).sum(1))  # [B, D]
+        # the intention sequence is xhat = p_kt @ cu [B, L, D]; it is never formed:
+        # agg_w1(xhat) = p_kt @ agg_w1(cu) (K rows projected, not L) and the b-weighted
+        # sum of xhat is (b p_kt) @ cu
+        pre = torch.baddbmm(self.agg_w1.bias, p_kt, cu @ self.agg_w1.weight.T)  # [B, L, D]
+        b = masked_softmax(self.agg_w2(torch.tanh(pre)).squeeze(-1), mask)  # [B, L]
+        intention = self.ln_intention(torch.bmm(torch.bmm(b.unsqueeze(1), p_kt), cu).squeeze(1))
         e = torch.softmax((phi @ intention.unsqueeze(-1)).squeeze(-1) / self.tau, dim=1)
         return (e.unsqueeze(-1) * phi).sum(1)  # [B, D]
 
