@@ -357,7 +357,11 @@ def test_bag_sum_edge_cases():
             torch.autograd.grad(g.sum(), weight)
 
 
-def test_pairwise_additive_scores_equal_the_plain_formula_with_gradients():
+@pytest.mark.parametrize("reuse", [False, True])
+def test_pairwise_additive_scores_equal_the_plain_formula_with_gradients(reuse):
+    import contextlib
+
+    from skmatch.nn import scratch
     from skmatch.nn.additive import pairwise_additive_scores
 
     g = torch.Generator().manual_seed(0)
@@ -366,9 +370,16 @@ def test_pairwise_additive_scores_equal_the_plain_formula_with_gradients():
     w = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(3, 6, 5, generator=g, dtype=torch.float64)
     plain = torch.sigmoid(keys.unsqueeze(1) + queries.unsqueeze(2)) @ w  # [3, 6, 5]
-    ours = pairwise_additive_scores(keys, queries, w)
-    torch.testing.assert_close(ours, plain)
-    for a, b in zip(torch.autograd.grad((ours * weights).sum(), (keys, queries, w)),
-                    torch.autograd.grad((plain * weights).sum(), (keys, queries, w)),
-                    strict=True):  # fmt: skip
-        torch.testing.assert_close(a, b)
+    expected = torch.autograd.grad((plain * weights).sum(), (keys, queries, w))
+    with scratch.reuse() if reuse else contextlib.nullcontext():  # as inside a fit
+        ours = pairwise_additive_scores(keys, queries, w)
+        torch.testing.assert_close(ours, plain)
+        for _ in range(2):  # a backward leaves the saved gate as it was
+            got = torch.autograd.grad((ours * weights).sum(), (keys, queries, w),
+                                      retain_graph=True)  # fmt: skip
+            for a, b in zip(got, expected, strict=True):
+                torch.testing.assert_close(a, b)
+        if reuse:  # a second forward reuses the gate's memory: an error, not a wrong number
+            pairwise_additive_scores(keys, queries, w)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                torch.autograd.grad(ours.sum(), keys)

@@ -12,6 +12,9 @@ those of the plain formula (up to float rounding order).
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
+
+from skmatch.nn import scratch
 
 
 class _AdditiveScores(torch.autograd.Function):
@@ -55,18 +58,27 @@ def additive_scores(keys: torch.Tensor, query: torch.Tensor, w: torch.Tensor) ->
 
 
 class _PairwiseAdditiveScores(torch.autograd.Function):
+    # The [W, T, L, D] gate and its gradient are the largest tensors of a NARM step
+    # (128 x 50 x 50 x 100 floats: 128 MB each). Fresh, each is page-faulted in at every
+    # step, which took 60-110 ms against 5-15 ms for an in-place pass over it; in a fit
+    # (scratch.reuse) both live in scratch memory kept across steps. The saved gate is
+    # never written by backward, so a repeated backward (retain_graph) stays right.
     @staticmethod
     def forward(ctx, keys, queries, w):  # [W, L, D], [W, T, D], [D] -> [W, T, L]
         with torch.autocast(keys.device.type, enabled=False):
-            gate = torch.add(keys.unsqueeze(1), queries.unsqueeze(2)).sigmoid_()  # [W, T, L, D]
+            shape = (keys.shape[0], queries.shape[1], keys.shape[1], keys.shape[2])
+            gate = scratch.buffer(shape, keys, slot="pairwise_additive_gate")
+            torch.add(keys.unsqueeze(1), queries.unsqueeze(2), out=gate).sigmoid_()
             ctx.save_for_backward(gate, w)
             return torch.matmul(gate, w)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):  # grad [W, T, L]
         gate, w = ctx.saved_tensors
         grad = grad.to(gate.dtype)
-        d = torch.mul(gate, gate).neg_().add_(gate)  # gate (1 - gate)
+        d = scratch.buffer(gate.shape, gate, slot="pairwise_additive_grad")
+        torch.mul(gate, gate, out=d).neg_().add_(gate)  # gate (1 - gate)
         d.mul_(grad.unsqueeze(-1)).mul_(w)  # [W, T, L, D]
         grad_w = None
         if ctx.needs_input_grad[2]:

@@ -8,8 +8,10 @@ allocation; on a virtual machine that costs as much as the arithmetic on it (a f
 and hands out views of it; outside, it allocates as usual. The training loop enters
 :func:`reuse` for the length of a fit, so the memory is released when the fit ends.
 
-A view is valid until the next :func:`buffer` call of the same thread: callers use it
-as a temporary and never keep it.
+A view is valid until the next :func:`buffer` call of the same thread and ``slot``:
+callers use it as a temporary, or save it for their own backward under a slot of their
+own (a later write to the slot bumps the version counter the view shares, so autograd
+then refuses the stale saved tensor instead of using it).
 """
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ def reuse() -> Iterator[None]:
             del _local.buffers
 
 
-def buffer(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised tensor of ``shape`` with ``like``'s dtype and device."""
+def buffer(shape: tuple[int, ...], like: torch.Tensor, slot: str = "") -> torch.Tensor:
+    """An uninitialised tensor of ``shape`` with ``like``'s dtype and device.
+
+    ``slot`` names an independent buffer: views of different slots never overlap."""
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         return like.new_empty(shape)
     numel = 1
     for size in shape:
         numel *= size
-    key = (like.device, like.dtype)
+    key = (slot, like.device, like.dtype)
     flat = buffers.get(key)
     if flat is None or flat.numel() < numel:
         flat = buffers[key] = like.new_empty(numel)
