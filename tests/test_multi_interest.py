@@ -98,6 +98,31 @@ def test_self_attentive_interests_are_convex_combinations_of_the_history():
     np.testing.assert_allclose(coef.sum(0), [1.0, 1.0], atol=1e-5)
 
 
+@pytest.mark.parametrize("reuse", [False, True])
+def test_self_attentive_scores_equal_the_two_layers_with_gradients(reuse):
+    import contextlib
+
+    from skmatch.nn import scratch
+
+    torch.manual_seed(0)
+    extract = SelfAttentiveInterests(4, 3, 6, 8).double()
+    x = torch.randn(5, 6, 4, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(5, 6) > 0.3
+    mask[:, -1] = True
+    y = x + extract.positions
+    scores = extract.w2(torch.tanh(extract.w1(y))).transpose(1, 2)  # written out
+    plain = masked_softmax(scores, mask.unsqueeze(1), dim=-1) @ x
+    inputs = (x, *extract.parameters())
+    expected = torch.autograd.grad(plain.pow(2).sum(), inputs)
+    with scratch.reuse() if reuse else contextlib.nullcontext():  # as inside a fit
+        ours = extract(x, mask)
+        torch.testing.assert_close(ours, plain)
+        for _ in range(2):  # a backward leaves the saved hidden layer as it was
+            got = torch.autograd.grad(ours.pow(2).sum(), inputs, retain_graph=True)
+            for a, b in zip(got, expected, strict=True):
+                torch.testing.assert_close(a, b)
+
+
 # ---------------------------------------------------------------- the estimators
 @pytest.mark.parametrize("cls", MULTI, ids=names)
 def test_transform_users_has_one_vector_per_interest(cls, fitted):

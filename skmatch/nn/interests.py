@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
+
+from skmatch.nn import scratch
+from skmatch.nn.softmax import autocast_dtype
 
 
 def squash(z: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
@@ -115,11 +119,42 @@ class SelfAttentiveInterests(nn.Module):
         self.w2 = nn.Linear(hidden, n_interests)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        L = x.shape[1]
-        h = torch.tanh(self.w1(x + self.positions[-L:]))  # [B, L, H]
-        scores = self.w2(h).transpose(1, 2)  # [B, K, L]
+        B, L, D = x.shape
+        y = x + self.positions[-L:]
+        if autocast_dtype(x.device.type) is not None:  # the layers in autocast's dtype
+            scores = self.w2(torch.tanh(self.w1(y)))  # [B, L, K]
+        else:
+            scores = _TanhScores.apply(y.reshape(B * L, D), self.w1.weight, self.w1.bias,
+                                       self.w2.weight, self.w2.bias).view(B, L, -1)  # fmt: skip
+        scores = scores.transpose(1, 2)  # [B, K, L]
         att = masked_softmax(scores, mask.unsqueeze(1), dim=-1)
         return att @ x  # [B, K, D]
+
+
+class _TanhScores(torch.autograd.Function):
+    """``w2(tanh(w1(y)))``, ``[N, D] -> [N, K]``, with its ``[N, H]`` hidden layer and that
+    layer's gradient in scratch memory kept across the steps of a fit
+    (:mod:`skmatch.nn.scratch`): fresh, each of those multi-megabyte tensors (ComiRec-SA:
+    12,800 x 256 floats) was page-faulted in at every step. The values and gradients are
+    those of the two layers (a test checks them)."""
+
+    @staticmethod
+    def forward(ctx, y, w1, b1, w2, b2):
+        h = scratch.buffer((y.shape[0], w1.shape[0]), y, slot="tanh_scores_hidden")
+        torch.addmm(b1, y, w1.T, out=h).tanh_()  # [N, H]
+        ctx.save_for_backward(y, w1, w2, h)
+        return torch.addmm(b2, h, w2.T)  # [N, K]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # [N, K]
+        y, w1, w2, h = ctx.saved_tensors
+        grad_w2, grad_b2 = grad.T @ h, grad.sum(0)
+        dh = scratch.buffer(h.shape, h, slot="tanh_scores_grad")
+        torch.mm(grad, w2, out=dh)  # [N, H]
+        tmp = scratch.buffer(h.shape, h, slot="tanh_scores_tmp")
+        dh.mul_(torch.mul(h, h, out=tmp).neg_().add_(1.0))  # tanh' = 1 - tanh^2
+        return dh @ w1, dh.T @ y, dh.sum(0), grad_w2, grad_b2
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
