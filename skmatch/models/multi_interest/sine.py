@@ -44,21 +44,26 @@ class SINEModule(MultiInterestModule):
         self.ln_intention = nn.LayerNorm(dim)
 
     def _projections(self, hist: torch.Tensor, x: torch.Tensor):
-        """``pool_w1(x)``, ``assign(x)`` and ``att_w1(x + positions)``, ``[B, L, D]`` each.
+        """What SINE computes from each history slot: the concept-activation score
+        ``pool_w2(tanh(pool_w1(x)))`` ``[B, L]``, the assignment keys
+        ``ln_items(assign(x))`` and ``att_w1(x + positions)`` ``[B, L, D]``.
 
-        In training without dropout, when the catalogue has no more codes than the
-        batch has history slots, the three weights are applied once to the item table
-        (one ``[n_codes, D] x [D, 3D]`` product) and their rows gathered: the same
-        values (up to float rounding) for a fraction of the ``B x L`` products."""
+        The first two depend on the item alone. In training without dropout, when the
+        catalogue has no more codes than the batch has history slots, they are computed
+        once per item of the table and gathered, and ``att_w1`` is applied to the table
+        and its rows gathered (the position term added after): the same values (up to
+        float rounding) for a fraction of the ``B x L`` products, activations and norms."""
         pos = self.positions[-x.shape[1] :]
         if not (self.training and self.dropout.p == 0.0 and self.n_item_codes <= hist.numel()):
-            return self.pool_w1(x), self.assign(x), self.att_w1(x + pos)
+            pool = self.pool_w2(torch.tanh(self.pool_w1(x))).squeeze(-1)
+            return pool, self.ln_items(self.assign(x)), self.att_w1(x + pos)
         table = self.all_items(0) if self.has_item_features else self.items.weight
-        w = torch.cat([self.pool_w1.weight, self.assign.weight, self.att_w1.weight])  # [3D, D]
-        # padding_idx: row 0 (padding, zero) gets no gradient, as through the table
-        rows = F.embedding(hist, table @ w.T, padding_idx=0)  # [B, L, 3D]
-        pool, assign, att = rows.split(x.shape[-1], dim=-1)
-        return pool + self.pool_w1.bias, assign, att + self.att_w1(pos)
+        # padding_idx: row 0 (padding) gets no gradient; its slots are masked out anyway
+        pool = self.pool_w2(torch.tanh(self.pool_w1(table)))  # [n_codes, 1]
+        pool = F.embedding(hist, pool, padding_idx=0).squeeze(-1)  # [B, L]
+        assign = F.embedding(hist, self.ln_items(self.assign(table)), padding_idx=0)
+        att = F.embedding(hist, table @ self.att_w1.weight.T, padding_idx=0)
+        return pool, assign, att + self.att_w1(pos)
 
     def _encode(self, batch: Batch):
         hist = batch.hist
@@ -66,14 +71,14 @@ class SINEModule(MultiInterestModule):
         x = self.history(hist)  # [B, L, D]
         pool, assign, att = self._projections(hist, x)
         # concept activation: the K concepts closest to the pooled history
-        a = masked_softmax(self.pool_w2(torch.tanh(pool)).squeeze(-1), mask)  # [B, L]
+        a = masked_softmax(pool, mask)  # [B, L]
         s = torch.bmm(a.unsqueeze(1), x).squeeze(1) @ self.concepts.T  # [B, C]
         top, idx = s.topk(self.n_interests, dim=1)  # [B, K]
         # F.embedding, not concepts[idx]: its CPU backward is deterministic (index_put_ with
         # accumulation is not under several threads)
         cu = F.embedding(idx, self.concepts) * torch.sigmoid(top).unsqueeze(-1)  # [B, K, D]
         # intention assignment P(k | t): each item to the activated concepts
-        p_kt = torch.softmax(self.ln_items(assign) @ self.ln_concepts(cu).transpose(1, 2), dim=-1)
+        p_kt = torch.softmax(assign @ self.ln_concepts(cu).transpose(1, 2), dim=-1)  # [B, L, K]
         # attention weighting P(t | k): each concept over the history
         h = self.att_w2(torch.tanh(att))  # [B, L, K]
         p_tk = masked_softmax(h, mask.unsqueeze(-1), dim=1)  # [B, L, K]
