@@ -57,7 +57,7 @@ class SINEModule(MultiInterestModule):
         if not (self.training and self.dropout.p == 0.0 and self.n_item_codes <= hist.numel()):
             pool = self.pool_w2(torch.tanh(self.pool_w1(x))).squeeze(-1)
             return pool, self.ln_items(self.assign(x)), self.att_w1(x + pos)
-        table = self.all_items(0) if self.has_item_features else self.items.weight
+        table = self.all_items(0)  # [n_codes, D]: a view of the id table without features
         # padding_idx: row 0 (padding) gets no gradient; its slots are masked out anyway
         pool = self.pool_w2(torch.tanh(self.pool_w1(table)))  # [n_codes, 1]
         pool = F.embedding(hist, pool, padding_idx=0).squeeze(-1)  # [B, L]
