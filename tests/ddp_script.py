@@ -12,6 +12,7 @@ import os
 import sys
 
 import numpy as np
+import torch.distributed as dist
 
 import skmatch.models
 from skmatch.datasets import make_interactions
@@ -49,6 +50,9 @@ def main(out: str, model: str, *overrides: str) -> None:
         ids, _ = est.recommend(["u0", "u1", "u2"], k=5)
         result.update(ndcg=evaluate(est, test, k=10)["ndcg@10"], recs=ids.astype(str))
     np.savez(os.path.join(out, f"rank{rank}.npz"), **result)
+    if dist.is_initialized():  # leave together: a rank exiting with live gloo threads may abort
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
