@@ -12,6 +12,7 @@ import sys
 
 # the separate venv of the anchor's docstring; never a dependency of skmatch
 RECHUB_PYTHON = os.environ.get("RECHUB_PYTHON", "/work/.venv-rechub/bin/python")
+RECBOLE_PYTHON = os.environ.get("RECBOLE_PYTHON", "/work/.venv-recbole/bin/python")
 
 
 def peak_rss_mib() -> float:

@@ -14,11 +14,12 @@ integer time, so that its leave-one-out split (``LS: valid_and_test``, ``order: 
 holds out exactly our validation and test events and trains on our ``train2``. RecBole
 trains with its own trainer and defaults (its model's config, CE loss, early stopping
 on its validation split); then every test user is ranked over the full catalogue from
-the model's ``full_sort_predict`` scores, with the user's training and validation items
-excluded (RecBole's own full-sort evaluation does not exclude them for sequential
-models), and Recall@10 / NDCG@10 are computed as skmatch computes them. One JSON per
-model under ``--out``: the fit seconds (``trainer.fit``, its validation included),
-epochs, and the test metrics.
+the model's ``full_sort_predict`` scores, with all of the user's training and validation
+items excluded (RecBole's own full-sort evaluation does not exclude them for sequential
+models, and its ``item_id_list`` holds only the last 50 of a long history), and
+Recall@10 / NDCG@10 are computed as skmatch computes them. One JSON per model under
+``--out``: the fit seconds (``trainer.fit``, its validation included), epochs, and the
+test metrics.
 """
 
 import argparse
@@ -59,9 +60,24 @@ def write_atomic(df: pd.DataFrame, folder: str, name: str) -> None:
     out.to_csv(f"{folder}/{name}/{name}.inter", sep="\t", index=False)
 
 
-def ranked_metrics(model, test_data, dataset, k: int = 10) -> dict:
+def seen_items(frame: pd.DataFrame, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, indices) over RecBole's user ids: each user's items before the test event.
+
+    RecBole's ``item_id_list`` holds only the last ``MAX_ITEM_LIST_LENGTH`` items, so it
+    cannot exclude a long history's older items; our protocol excludes all of them.
+    """
+    last = frame.groupby("user_id")["timestamp"].transform("max")
+    before = frame[frame["timestamp"] < last]
+    users = dataset.token2id(dataset.uid_field, before["user_id"].to_numpy())
+    items = dataset.token2id(dataset.iid_field, before["item_id"].to_numpy())
+    order = np.argsort(users, kind="stable")
+    counts = np.bincount(users, minlength=dataset.user_num)
+    return np.concatenate([[0], np.cumsum(counts)]), np.asarray(items)[order]
+
+
+def ranked_metrics(model, test_data, dataset, seen, k: int = 10) -> dict:
     """Full-catalogue ranking of every test user, training + validation items excluded."""
-    item_field = dataset.iid_field
+    indptr, indices = seen
     ndcg, recall, n = 0.0, 0.0, 0
     model.eval()
     with torch.no_grad():
@@ -69,10 +85,15 @@ def ranked_metrics(model, test_data, dataset, k: int = 10) -> dict:
             interaction = batch[0]
             scores = model.full_sort_predict(interaction.to(model.device))
             scores = scores.view(len(interaction), -1).float()
-            hist = interaction["item_id_list"]  # the user's previous items (0 = padding)
-            scores.scatter_(1, hist, float("-inf"))  # seen items and the padding item
-            scores[:, 0] = float("-inf")
-            target = interaction[item_field].view(-1, 1)
+            users = interaction[dataset.uid_field].numpy()
+            lo, hi = indptr[users], indptr[users + 1]
+            sizes = hi - lo
+            rows = np.repeat(np.arange(len(users)), sizes)
+            starts = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes)
+            cols = indices[starts + np.arange(len(rows))]
+            scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
+            scores[:, 0] = float("-inf")  # the padding item
+            target = interaction[dataset.iid_field].view(-1, 1)
             top = scores.topk(k, dim=1).indices
             hit = top == target
             rank = hit.float().argmax(1)
@@ -83,10 +104,10 @@ def ranked_metrics(model, test_data, dataset, k: int = 10) -> dict:
     return {"NDCG@10": ndcg / n, "Recall@10": recall / n, "n_users": n}
 
 
-def run(model_name: str, args, folder: str) -> dict:
+def run(model_name: str, args, folder: str, frame: pd.DataFrame) -> dict:
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.utils import get_model, get_trainer, init_seed
+    from recbole.utils import get_model, get_trainer, init_logger, init_seed
 
     config = Config(model=model_name, dataset=args.dataset, config_dict={
         "data_path": folder, "checkpoint_dir": f"{folder}/saved",
@@ -102,6 +123,7 @@ def run(model_name: str, args, folder: str) -> dict:
         "show_progress": False, "worker": 0,
     })  # fmt: skip
     init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)  # per-epoch training and evaluation times in the log
     torch.set_num_threads(args.threads)
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
@@ -118,7 +140,7 @@ def run(model_name: str, args, folder: str) -> dict:
         "model": model_name, "dataset": args.dataset, "fit_s": fit_s,
         "epochs": len(getattr(trainer, "train_loss_dict", {})) or None,
         "best_valid_NDCG@10": float(best_valid) if best_valid is not None else None,
-        "test": ranked_metrics(trainer.model, test_data, dataset),
+        "test": ranked_metrics(trainer.model, test_data, dataset, seen_items(frame, dataset)),
         "library": "RecBole 1.2.1", "n_items": int(dataset.item_num - 1),
     }  # fmt: skip
 
@@ -134,10 +156,11 @@ def main() -> None:
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     folder = os.path.join(args.out, "recbole_data")
-    write_atomic(load(args.dataset), folder, args.dataset)
+    frame = load(args.dataset)
+    write_atomic(frame, folder, args.dataset)
     for name in args.models.split(","):
         try:
-            rec = run(name, args, folder)
+            rec = run(name, args, folder, frame)
         except Exception as exc:  # report, and run the next model
             import traceback
 

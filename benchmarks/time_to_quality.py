@@ -1,14 +1,19 @@
-"""Time to quality against Torch-RecHub: seconds to reach their final NDCG@10.
+"""Time to quality against an anchor library: seconds to reach their final NDCG@10.
 
 Run from the repository root (Torch-RecHub in its own venv, see
-``../shared/tools/rechub_anchor.py``; ``RECHUB_PYTHON`` points at its python)::
+``../shared/tools/rechub_anchor.py``, ``RECHUB_PYTHON`` points at its python; RecBole in
+its own, see ``benchmarks/recbole_anchor.py``, ``RECBOLE_PYTHON``)::
 
     SKMATCH_DATA_HOME=/work/shared/data python -m benchmarks.time_to_quality --dataset ml-100k
     python -m benchmarks.time_to_quality --dataset beauty --models SASRec,STAMP
+    python -m benchmarks.time_to_quality --anchor recbole --models GRU4Rec,STAMP \
+        --anchor-epochs 25
 
 For every model the anchor runs, in one run on this machine, one after another: the
-anchor fits Torch-RecHub 0.9.0's model on our split (its whole fit: preprocessing and
-training epochs), then our model is fitted with its defaults and traced
+anchor fits its model on our split (Torch-RecHub 0.9.0: its whole fit, preprocessing and
+training epochs; RecBole 1.2.1: ``trainer.fit`` with its validation, its defaults, an
+epoch budget of ``--anchor-epochs``, 300 by default as RecBole's own), then our model
+is fitted with its defaults and traced
 (``benchmarks.defaults --trace``: after every epoch, the seconds of our fit so far and
 the test NDCG@10, the evaluation's own time excluded). The speed-up is their whole fit's
 seconds over the seconds our fit needed to first reach their final test NDCG@10
@@ -29,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import RECHUB_PYTHON, command_line, machine, markdown_table, today  # noqa: E402
+from _common import RECBOLE_PYTHON, RECHUB_PYTHON, command_line, machine, markdown_table, today  # noqa: E402
 from run import RECHUB  # noqa: E402  (our name -> the anchor's)
 
 
@@ -57,10 +62,33 @@ def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict
     return out
 
 
-def run_ours(dataset: str, name: str, out_dir: Path, seed: int) -> dict:
+RECBOLE_MODELS = ("GRU4Rec", "NARM", "SASRec", "STAMP", "SINE")
+
+
+def run_recbole(dataset: str, names: list[str], out_dir: Path, epochs: int, threads: int) -> dict:
+    wanted = [m for m in names if m in RECBOLE_MODELS]
+    cmd = [RECBOLE_PYTHON, str(HERE / "recbole_anchor.py"), "--dataset", dataset,
+           "--models", ",".join(wanted), "--epochs", str(epochs), "--threads", str(threads),
+           "--out", str(out_dir)]  # fmt: skip
+    with open(out_dir / "anchor.log", "w") as log:
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=out_dir)
+    out = {}
+    for m in wanted:
+        path = out_dir / f"recbole_{dataset}_{m}.json"
+        r = json.loads(path.read_text()) if path.exists() else {"error": "no output"}
+        if "error" in r:
+            out[m] = {"error": str(r["error"])[:120]}
+            continue
+        out[m] = {"fit_s": r["fit_s"], "epochs": r["epochs"], "ndcg": r["test"]["NDCG@10"],
+                  "recall": r["test"]["Recall@10"], "budget": epochs}  # fmt: skip
+    return out
+
+
+def run_ours(dataset: str, name: str, out_dir: Path, seed: int, threads: int) -> dict:
     path = out_dir / f"ours_{name}.json"
     cmd = [sys.executable, "-m", "benchmarks.defaults", "--one", name, "--record", str(path),
-           "--dataset", dataset, "--seed", str(seed), "--trace"]  # fmt: skip
+           "--dataset", dataset, "--seed", str(seed), "--threads", str(threads),
+           "--trace"]  # fmt: skip
     done = subprocess.run(cmd, cwd=HERE.parent)
     if done.returncode != 0 or not path.exists():
         return {"error": f"exit {done.returncode}"}
@@ -75,8 +103,8 @@ def first_reach(trace: list, target: float):
     return None
 
 
-def table(theirs: dict, ours: dict) -> str:
-    header = ["model", "Torch-RecHub NDCG@10", "their fit s (epochs)", "our final NDCG@10",
+def table(theirs: dict, ours: dict, library: str = "Torch-RecHub") -> str:
+    header = ["model", f"{library} NDCG@10", "their fit s (epochs)", "our final NDCG@10",
               "our fit s (epochs)", "our s to their NDCG@10 (epoch)", "speed-up"]  # fmt: skip
     rows = []
     for name, t in theirs.items():
@@ -99,16 +127,26 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", choices=["ml-100k", "beauty"], default="ml-100k")
     p.add_argument("--models", default="all", help='"all" (every model the anchor runs)')
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--anchor", choices=["rechub", "recbole"], default="rechub")
+    p.add_argument("--anchor-epochs", type=int, default=300, help="RecBole's epoch budget")
+    p.add_argument("--threads", type=int, default=2, help="torch threads, both libraries")
     p.add_argument("--out", default=str(HERE / "out"))
     args = p.parse_args(argv)
-    names = list(RECHUB) if args.models == "all" else args.models.split(",")
-    out_dir = Path(args.out) / f"ttq_{args.dataset}_{time.strftime('%Y%m%d-%H%M%S')}"
+    every = RECHUB if args.anchor == "rechub" else RECBOLE_MODELS
+    names = list(every) if args.models == "all" else args.models.split(",")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.out).resolve() / f"ttq_{args.anchor}_{args.dataset}_{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    theirs = run_anchor(args.dataset, names, out_dir, args.seed)
-    ours = {name: run_ours(args.dataset, name, out_dir, args.seed) for name in theirs}
+    if args.anchor == "rechub":
+        theirs, library = run_anchor(args.dataset, names, out_dir, args.seed), "Torch-RecHub"
+    else:
+        theirs = run_recbole(args.dataset, names, out_dir, args.anchor_epochs, args.threads)
+        library = "RecBole"
+    ours = {name: run_ours(args.dataset, name, out_dir, args.seed, args.threads)
+            for name in theirs}  # fmt: skip
     text = (
-        f"# Time to quality on {args.dataset} ({today()})\n\n`{command_line()}`\n\n"
-        f"{machine()}\n\n{table(theirs, ours)}\n"
+        f"# Time to quality against {library} on {args.dataset} ({today()})\n\n"
+        f"`{command_line()}`\n\n{machine()}\n\n{table(theirs, ours, library)}\n"
     )
     (out_dir / "table.md").write_text(text)
     (out_dir / "records.json").write_text(json.dumps({"theirs": theirs, "ours": ours}))
