@@ -49,6 +49,7 @@ def cases(which: str):
         params = dict(CHOSEN["ml-100k"].get(name, {}))
         seq = params.pop("max_seq_len", 50)
         base = getattr(models, name)().batch_size
+        base = 128 if base == "auto" else base  # "auto" is 128 on data of this size or more
         for batch in (base, 4 * base):
             yield "ml-100k", name, seq, {**params, "batch_size": batch}, 3
 

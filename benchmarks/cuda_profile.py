@@ -50,7 +50,7 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         model = fit(3)
         wall = (time.perf_counter() - start) / 3
-        print(f"### {name}: {wall:.2f} s per epoch, batch {model.batch_size}")
+        print(f"### {name}: {wall:.2f} s per epoch, batch {model.batch_size_}")
         profile = cProfile.Profile()
         profile.enable()
         fit(1)

@@ -242,7 +242,7 @@ def epoch_time_only(train2, args) -> tuple[str, list[dict]]:
         model, prep_s, train_s = fit_ours(name, 1, train2, args)
         rec = {
             "model": name,
-            "batch_size": model.batch_size,
+            "batch_size": model.batch_size_,
             "dropout": model.dropout,
             "prep_s": prep_s,
             "s_per_epoch": train_s,

@@ -188,7 +188,8 @@ def validate_common(est) -> None:
     check_float(est.learning_rate, "learning_rate", 0.0, strict=True)
     check_float(est.weight_decay, "weight_decay")
     check_float(est.embedding_l2, "embedding_l2")
-    check_int(est.batch_size, "batch_size", 2)
+    if est.batch_size != "auto":
+        check_int(est.batch_size, "batch_size", 2)
     check_int(est.n_epochs, "n_epochs")
     check_int(est.n_iter_no_change, "n_iter_no_change")
     check_choice(est.lr_schedule, "lr_schedule", SCHEDULES)

@@ -48,6 +48,9 @@ from skmatch.training.incremental import grow_into
 # user's vector never depends on how many users were asked for at once: batched
 # recommend equals one-by-one recommend bit for bit.
 _INFER_BATCH = 256
+# batch_size="auto": batches of at most this many units, and at least MIN_STEPS of them
+# per epoch (see TorchMatcher._resolve_batch_size)
+AUTO_BATCH_MAX, AUTO_BATCH_MIN, MIN_STEPS = 128, 16, 50
 # Validation ranks at most this many held-out users (evenly spaced among them): its cost
 # stays bounded on large data, while its noise is far below the gaps it decides on.
 _MAX_VALIDATION_USERS = 5_000
@@ -96,8 +99,10 @@ class TorchMatcher(BaseMatcher):
         Of Adam (fused kernels where available).
     embedding_l2 : float
         L2 penalty on the batch's user and positive item vectors.
-    batch_size : int
-        Rows (or history windows) per step.
+    batch_size : int or "auto"
+        Rows (or history windows) per step. ``"auto"`` (the window-trained models'
+        default) is 128, or fewer on small data, so that an epoch has at least 50 steps
+        (never below 16); resolved in ``fit`` into ``batch_size_``.
     n_epochs : int
         Epochs to run (at most, with early stopping).
     lr_schedule : {None, "cosine", "linear"}
@@ -147,6 +152,8 @@ class TorchMatcher(BaseMatcher):
         Epochs run.
     best_epoch_ : int
         The epoch whose weights early stopping kept (only with early stopping).
+    batch_size_ : int
+        The batch size used (``batch_size="auto"`` resolved from the training data).
     n_users_, n_items_ : int
     """
 
@@ -318,15 +325,17 @@ class TorchMatcher(BaseMatcher):
                 raise ValueError(self._nothing_to_train_on(inter))
             strategy = ddp.strategy(device)
             ddp.check_same_data(inter, plan.units.size, device)
+            if not incremental or getattr(self, "batch_size_", None) is None:
+                self.batch_size_ = self._resolve_batch_size(plan.units.size, strategy.size)
             state = FitState(
                 module=module, optimizer=self._make_optimizer(module), rng=rng, device=device,
                 strategy=strategy, n_epochs=1 if incremental else self.n_epochs,
-                steps_per_epoch=strategy.steps_per_epoch(plan.units.size, self.batch_size),
+                steps_per_epoch=strategy.steps_per_epoch(plan.units.size, self.batch_size_),
                 loss_curve=self.loss_curve_, validation_scores=self.validation_scores_,
                 name=type(self).__name__, hint=self._divergence_hint(),
             )  # fmt: skip
             callbacks = self._callbacks(state, val, objective, resume, fingerprint)
-            fit_loop(state, plan, objective, batch_size=self.batch_size,
+            fit_loop(state, plan, objective, batch_size=self.batch_size_,
                      amp=self._autocast(device), callbacks=callbacks)  # fmt: skip
         if not incremental:
             self.n_iter_ = self.n_epochs_ = state.epoch
@@ -335,6 +344,21 @@ class TorchMatcher(BaseMatcher):
         module.eval()
         self.module_, self.device_ = module, device
         self.item_vectors_ = self._compute_item_vectors(module, device)
+
+    def _resolve_batch_size(self, n_units: int, world_size: int = 1) -> int:
+        """``batch_size`` as an int: ``"auto"`` resolved from the units of an epoch.
+
+        ``"auto"`` is ``AUTO_BATCH_MAX`` (128), lowered on small data so that every
+        process makes at least ``MIN_STEPS`` (50) steps per epoch, and never below
+        ``AUTO_BATCH_MIN`` (16). Early stopping's patience and the validation are counted
+        in epochs: on a dataset of few users (ML-100K: 2,400 history windows, 19 steps
+        of 128) an epoch of a handful of steps makes the fit mostly validation and its
+        patience a few dozen updates.
+        """
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        per_rank = -(-n_units // world_size)
+        return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, -(-per_rank // MIN_STEPS))))
 
     def _callbacks(self, state, val, objective, resume, fingerprint) -> list:
         """The fit's callbacks from the parameters, in the order they run."""
@@ -506,7 +530,7 @@ class TorchMatcher(BaseMatcher):
     # ------------------------------------------------------------------ persistence
     _FITTED_LISTS = ("loss_curve_", "validation_scores_")
     # fitted numbers kept by save/load when the fit set them (files without them load)
-    _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_")
+    _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_", "batch_size_")
 
     def _state(self):
         meta = {name: list(map(float, getattr(self, name))) for name in self._FITTED_LISTS}

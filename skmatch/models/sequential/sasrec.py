@@ -67,8 +67,9 @@ class SASRec(SequentialMatcher):
         pass; ``"last"``: one example per interaction (its whole prefix).
     negatives : str, default="all"
         A full softmax over the catalogue (see :class:`~skmatch.models.TorchMatcher`).
-    batch_size : int, default=128
-        History windows per step.
+    batch_size : int or "auto", default="auto"
+        History windows per step: ``"auto"`` is 128, or fewer on small data so that an
+        epoch has at least 50 steps (see :class:`~skmatch.models.TorchMatcher`).
     feature_spec, embed_dim, mode, n_negatives, temperature, logq_correction
         Shared by the neural models: see :class:`~skmatch.models.TorchMatcher`.
     learning_rate, weight_decay, embedding_l2, n_epochs, lr_schedule, clip_grad_norm
@@ -102,7 +103,7 @@ class SASRec(SequentialMatcher):
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
         negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
         logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-        embedding_l2: float = 0.0, batch_size: int = 128, n_epochs: int = 200,
+        embedding_l2: float = 0.0, batch_size: int | str = "auto", n_epochs: int = 200,
         lr_schedule: str | None = None, clip_grad_norm: float | None = None,
         early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,

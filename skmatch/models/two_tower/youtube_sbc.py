@@ -120,6 +120,7 @@ class YoutubeSBC(TwoTowerMatcher):
 
     def _make_log_q(self, counts: np.ndarray, device) -> StreamingFrequency:
         n_rows = max(int(counts[N_RESERVED:].sum()), 1)
-        steps = max(n_rows // (self.batch_size * world()[1]), 1)  # steps of all ranks
+        size = world()[1]
+        steps = max(n_rows // (self._resolve_batch_size(n_rows, size) * size), 1)  # all ranks
         self._frequency = StreamingFrequency(counts.size, steps, self.freq_alpha)
         return self._frequency  # kept after the fit: the estimate it ended with
