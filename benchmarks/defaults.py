@@ -111,6 +111,7 @@ def run_one(name: str, args) -> dict:
         "fit_s": fit_s,
         "epochs": getattr(model, "n_iter_", None),
         "best_epoch": getattr(model, "best_epoch_", None),
+        "batch_size": getattr(model, "batch_size_", None),
         "validation_scores": list(getattr(model, "validation_scores_", [])),
         "loss_curve": list(getattr(model, "loss_curve_", [])),
         "params": {k: repr(v) for k, v in model.get_params(deep=False).items()},
