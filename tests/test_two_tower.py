@@ -63,6 +63,33 @@ def test_early_stopping_holds_out_no_user_below_min_count(split):
     assert val_users.size == np.unique(inter.user_codes[inter.user_codes != OOV]).size
 
 
+def test_the_hold_out_takes_only_the_users_it_validates(split, monkeypatch):
+    from skmatch.features import OOV
+    from skmatch.models import neural
+    from skmatch.training import holdout_last
+
+    inter = FeatureSpec().fit(split[0]).transform(split[0])
+    n_users = np.unique(inter.user_codes[inter.user_codes != OOV]).size
+    kept, users, targets = holdout_last(inter, max_users=25)
+    assert users.size == targets.size == 25 and np.unique(users).size == 25
+    assert len(kept) == len(inter) - 25  # every other user keeps all of its events
+    spread = np.diff(np.sort(users))  # evenly spaced over the user codes, not the first 25
+    assert spread.min() >= n_users // 25 - 1
+    assert holdout_last(inter, max_users=10 * n_users)[1].size == n_users
+    # the fit holds out as many users as validation ranks, no more
+    monkeypatch.setattr(neural, "_MAX_VALIDATION_USERS", 25)
+    seen = []
+    original = neural.TorchMatcher._train_module
+
+    def spy(self, inter_, *args, **kwargs):
+        seen.append(len(inter_))
+        return original(self, inter_, *args, **kwargs)
+
+    monkeypatch.setattr(neural.TorchMatcher, "_train_module", spy)
+    YoutubeDNN(**{**FAST, "early_stopping": True, "n_epochs": 1}).fit(split[0])
+    assert seen == [len(inter) - 25]
+
+
 def test_nan_loss_stops_with_a_clear_error(split):
     model = YoutubeDNN(**{**FAST, "learning_rate": 1e30, "temperature": 1e-30})
     with pytest.raises(FloatingPointError, match=r"epoch 1.*learning_rate"):

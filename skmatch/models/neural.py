@@ -52,7 +52,8 @@ _INFER_BATCH = 256
 # per epoch (see TorchMatcher._resolve_batch_size)
 AUTO_BATCH_MAX, AUTO_BATCH_MIN, MIN_STEPS = 128, 16, 50
 # Validation ranks at most this many held-out users (evenly spaced among them): its cost
-# stays bounded on large data, while its noise is far below the gaps it decides on.
+# stays bounded on large data, while its noise is far below the gaps it decides on. Early
+# stopping holds out the last event of this many users only; the others train on all.
 _MAX_VALIDATION_USERS = 5_000
 
 
@@ -110,9 +111,9 @@ class TorchMatcher(BaseMatcher):
     clip_grad_norm : float, optional
         Clip the gradients' total norm to it.
     early_stopping : bool
-        Hold out each user's last event, score NDCG@``k`` on it after every epoch, stop
-        after ``n_iter_no_change`` epochs without improvement and keep the best epoch's
-        weights.
+        Hold out the last event of up to 5,000 users (evenly spaced; the others train on
+        all of their events), score NDCG@``k`` on it after every epoch, stop after
+        ``n_iter_no_change`` epochs without improvement and keep the best epoch's weights.
     n_iter_no_change : int
         Patience of early stopping.
     device : {"auto", "cpu", "cuda", "cuda:N"}
@@ -250,7 +251,7 @@ class TorchMatcher(BaseMatcher):
             keys, targets, new_users = self._held_out_targets(validation_data)
             val = _subsample(inter, keys, targets, new_users)
         elif self.early_stopping:  # each user's last event, held out of training
-            held = holdout_last(inter)
+            held = holdout_last(inter, _MAX_VALIDATION_USERS)
             if held is None:
                 warnings.warn(
                     f"{type(self).__name__}: early_stopping holds out each user's last "

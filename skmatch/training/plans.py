@@ -155,12 +155,15 @@ def windows(history: UserHistory, length: int):
     return user, end
 
 
-def holdout_last(inter: Interactions):
-    """Hold out every user's last positive event, for validation during a fit.
+def holdout_last(inter: Interactions, max_users: int | None = None):
+    """Hold out users' last positive event, for validation during a fit.
 
     Users need at least 2 positive events; users outside the vocabulary (below
     ``min_count``) share one code and have no history, so their rows all stay in
-    training.
+    training. With ``max_users``, only that many users (evenly spaced by user code, no
+    random draw) are held out: validation ranks no more than that, and every other user
+    keeps all of its events for training (on sparse data a user's last event is a large
+    share of its history: 1 in 7 on Amazon Beauty).
 
     Returns
     -------
@@ -176,6 +179,10 @@ def holdout_last(inter: Interactions):
     held = rows[last & (n_pos[inter.user_codes[rows]] >= 2)]
     if held.size == 0:
         return None
+    if max_users is not None and held.size > max_users:
+        by_user = held[np.argsort(inter.user_codes[held], kind="stable")]
+        pick = np.unique(np.linspace(0, by_user.size - 1, max_users).astype(np.int64))
+        held = np.sort(by_user[pick])
     keep = np.ones(len(inter), dtype=bool)
     keep[held] = False
     targets = np.asarray(code_to_position(inter.item_codes[held]))
