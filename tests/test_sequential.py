@@ -92,6 +92,41 @@ def test_window_batches_carry_each_targets_weight(split):
     assert trimmed.weight.shape == trimmed.targets.shape == trimmed.hist.shape
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_every_window_target_weighs_the_same_in_any_batch(split, weighted):
+    """A window batch's loss is its targets' (weighted) sum over one fixed divisor, so
+    that splitting a batch into a short-window and a long-window part (as length buckets
+    do) leaves the loss, hence the gradient, unchanged; with a per-batch mean, a target
+    of a short-window batch would weigh many times one of a long-window batch."""
+    from skmatch import FeatureSpec
+
+    train = split[0].copy()
+    if weighted:
+        train["weight"] = np.arange(len(train), dtype=np.float64) % 5 + 0.5
+    inter = FeatureSpec(max_seq_len=8).fit_transform(train)
+    plan = WindowPlan(inter, 8, inter.spec.user_table_)
+    plan.batches(plan.units, 64, np.random.default_rng(0))  # fixes the divisor
+    total = (
+        plan.lengths.sum() if not weighted else inter.history_weights.sum()
+        - inter.history_weights[inter.history.indptr[:-1][np.diff(inter.history.indptr) > 0]].sum()
+    )
+    assert plan.norm == pytest.approx(64 * total / plan.units.size)
+    counts = np.bincount(inter.item_codes, minlength=inter.spec.n_items_ + 2)
+    objective = Objective(mode="listwise", negatives="all", n_negatives=1, temperature=1.0,
+                          logq_correction=False, embedding_l2=0.0, counts=counts,
+                          log_q=FrequencyLogQ(counts, torch.device("cpu")))  # fmt: skip
+    torch.manual_seed(0)
+    module = SASRecModule(counts.size, 16, 2, 1, 0.0, 8).eval()
+    units = plan.units[np.argsort(plan.lengths, kind="stable")][:200]  # short, then long
+    short, long = units[:100], units[100:]
+    assert plan.lengths[long].sum() > 2 * plan.lengths[short].sum()
+
+    def loss(part):
+        return objective(module, plan.batch(part, torch.device("cpu")), None)
+
+    torch.testing.assert_close(loss(short) + loss(long), loss(units), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("cls", [GRU4Rec, SASRec])
 def test_window_training_uses_weights(cls, split):
     """Weights of one train exactly as no weights; zero weight on every row of the most

@@ -35,6 +35,10 @@ class Batch:
         ``[B]`` row weights, or ``[W, L]`` the weights of the targets (windows).
     label : Tensor or None
         ``[B]`` explicit labels (rows only; 0 for a labelled negative).
+    norm : float or None
+        Windows: the loss is the sum over the batch's targets (weighted) divided by
+        ``norm``, the target weight a full batch holds on average, so that every target
+        weighs the same however many its batch holds; None: the batch's mean.
     """
 
     hist: torch.Tensor
@@ -43,6 +47,7 @@ class Batch:
     targets: torch.Tensor | None = None
     weight: torch.Tensor | None = None
     label: torch.Tensor | None = None
+    norm: float | None = None
 
     @property
     def is_window(self) -> bool:
@@ -62,6 +67,7 @@ class Batch:
             targets=move(self.targets),
             weight=move(self.weight),
             label=move(self.label),
+            norm=self.norm,
         )
 
     def trim_padding(self) -> Batch:

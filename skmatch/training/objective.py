@@ -117,8 +117,10 @@ class Objective:
         pos = batch.targets[valid]  # [P]
         weight = None if batch.weight is None else batch.weight[valid]  # [P], as its target
         loss = self.loss(module, states, pos, module.item_forward(pos), rng, weight)
+        share = valid.sum() if weight is None else weight.sum()
+        if batch.norm is not None:  # the sum over the targets / a full batch's average
+            return loss * (share.to(loss.dtype) / batch.norm)
         if ddp.world()[1] > 1:  # ranks hold different numbers of positions (weight)
-            share = valid.sum() if weight is None else weight.sum()
             loss = loss * ddp.share_of_rows(float(share), loss.device)
         return loss
 

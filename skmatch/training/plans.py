@@ -121,6 +121,25 @@ class WindowPlan(_Plan):
         self.bucket = bucket
         start = inter.history.indptr[self.users] + 1  # the user's first target
         self.lengths = np.minimum(self.ends - start, max_len)  # targets of each window
+        # the target weight of an average window: a batch's loss is its targets' sum over
+        # batch_size times it (see batches), so a target weighs the same in every batch
+        if inter.history_weights is None:
+            total = float(self.lengths.sum())
+        else:
+            total = float(inter.history_weights[_targets_mask(inter.history)].sum())
+        self.per_window = total / max(self.units.size, 1)
+        self.norm = None
+
+    def batches(self, order: np.ndarray, batch_size: int, rng) -> list:
+        """The epoch's batches (see :class:`_Plan`). Windows hold from 1 to ``max_len``
+        targets (length buckets group them by count), so a batch's loss is not its mean:
+        it is the sum over its targets divided by ``batch_size`` times the average
+        window's, the same divisor for every batch. With a mean, a target of a batch of
+        short windows weighed up to ``max_len`` times one of long windows, which
+        bucketing made systematic (Amazon Beauty: test NDCG@10 of SASRec .0475 against
+        .0549 without buckets)."""
+        self.norm = batch_size * self.per_window if self.per_window > 0 else None
+        return super().batches(order, batch_size, rng)
 
     def batch(self, units: np.ndarray, device) -> Batch:
         hist, length = self.inter.history, self.max_len
@@ -130,6 +149,7 @@ class WindowPlan(_Plan):
             hist=torch.from_numpy(gather_windows(hist.items, start, ends - 1, length)),
             user_features={k: torch.from_numpy(t[users]) for k, t in self.user_table.items()},
             targets=torch.from_numpy(gather_windows(hist.items, start + 1, ends, length)),
+            norm=self.norm,
         )
         if self.inter.history_weights is not None:
             weights = self.inter.history_weights
@@ -137,6 +157,15 @@ class WindowPlan(_Plan):
                 gather_windows(weights, start + 1, ends, length, np.float32)
             )
         return batch.to(device, non_blocking=True)
+
+
+def _targets_mask(history: UserHistory) -> np.ndarray:
+    """Which entries of ``history.items`` are some window's target (all but each
+    user's first item)."""
+    mask = np.ones(history.items.size, dtype=bool)
+    starts = history.indptr[:-1][np.diff(history.indptr) > 0]
+    mask[starts] = False
+    return mask
 
 
 def windows(history: UserHistory, length: int):
