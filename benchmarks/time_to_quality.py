@@ -58,6 +58,7 @@ def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict
             "fit_s": float(r["prep_s"]) + float(r["train_epochs_sum_s"]),
             "epochs": r["n_epochs"],
             "ndcg": r["test"]["NDCG@10"],
+            **({"recall": r["test"]["Recall@10"]} if "Recall@10" in r["test"] else {}),
         }
     return out
 
@@ -104,8 +105,9 @@ def first_reach(trace: list, target: float):
 
 
 def table(theirs: dict, ours: dict, library: str = "Torch-RecHub") -> str:
-    header = ["model", f"{library} NDCG@10", "their fit s (epochs)", "our final NDCG@10",
-              "our fit s (epochs)", "our s to their NDCG@10 (epoch)", "speed-up"]  # fmt: skip
+    header = ["model", f"{library} NDCG@10 / Recall@10", "their fit s (epochs)",
+              "our final NDCG@10 / Recall@10", "our fit s (epochs)",
+              "our s to their NDCG@10 (epoch)", "speed-up"]  # fmt: skip
     rows = []
     for name, t in theirs.items():
         o = ours.get(name, {})
@@ -113,9 +115,11 @@ def table(theirs: dict, ours: dict, library: str = "Torch-RecHub") -> str:
             rows.append([name, t.get("error", ""), "", o.get("error", ""), "", "", ""])
             continue
         hit = first_reach(o["trace"], t["ndcg"])
+        recall = f" / {t['recall']:.4f}" if "recall" in t else ""
         rows.append([
-            name, f"{t['ndcg']:.4f}", f"{t['fit_s']:.1f} ({t['epochs']})",
-            f"{o['test']['NDCG@10']:.4f}", f"{o['fit_s']:.1f} ({o['epochs']})",
+            name, f"{t['ndcg']:.4f}{recall}", f"{t['fit_s']:.1f} ({t['epochs']})",
+            f"{o['test']['NDCG@10']:.4f} / {o['test']['Recall@10']:.4f}",
+            f"{o['fit_s']:.1f} ({o['epochs']})",
             f"{hit[1]:.1f} ({hit[0]})" if hit else "never",
             f"**{t['fit_s'] / hit[1]:.1f}x**" if hit else "-",
         ])  # fmt: skip

@@ -192,6 +192,30 @@ def test_sasrec_checks_heads_and_last_position_switch(split):
     assert np.isfinite(model.loss_curve_).all()
 
 
+def test_ligr_block_gates_each_residual_branch_with_its_input():
+    """``block="ligr"``: h + sigmoid(W h + b) * branch(norm(h)), SwiGLU feed-forward of
+    width 4D; with every gate opened fully it is the ungated block; bad names raise."""
+    torch.manual_seed(0)
+    enc = CausalSelfAttention(16, 2, 2, 0.0, 7, block="ligr").eval()
+    assert len(enc.attn_gate) == len(enc.ff_gate) == 2
+    assert enc.ff[0].gate.weight.shape == (64, 16) and enc.ff[0].down.bias is None
+    x, mask = torch.randn(3, 7, 16), torch.rand(3, 7) > 0.3
+    gated = enc(x, mask)
+    with torch.no_grad():
+        for gate in [*enc.attn_gate, *enc.ff_gate]:
+            gate.weight.zero_()
+            gate.bias.fill_(50.0)  # sigmoid(50) == 1 in float32
+    opened = enc(x, mask)
+    plain = CausalSelfAttention(16, 2, 2, 0.0, 7, block="ligr").eval()
+    plain.load_state_dict(enc.state_dict())
+    plain.attn_gate, plain.ff_gate = torch.nn.ModuleList(), torch.nn.ModuleList()
+    torch.testing.assert_close(opened, plain(x, mask))
+    assert not torch.allclose(gated, opened)
+    assert not list(CausalSelfAttention(16, 2, 2, 0.0, 7).attn_gate)  # sasrec: no gates
+    with pytest.raises(ValueError, match="block"):
+        SASRec(block="gpt").fit(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}))
+
+
 @pytest.mark.parametrize("module_cls", [GRU4RecModule, NARMModule])
 def test_window_states_equal_prefix_user_vectors(module_cls):
     """Training on every position of a window is only right when the state at position

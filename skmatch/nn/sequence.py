@@ -52,6 +52,24 @@ class PackedGRU(nn.Module):
         return out, last
 
 
+class SwiGLU(nn.Module):
+    """Gated feed-forward ``down(silu(gate(x)) * up(x))`` without biases (Shazeer, 2020),
+    the feed-forward of the LiGR block: ``[..., D] -> [..., D]``."""
+
+    def __init__(self, dim: int, width: int, dropout: float) -> None:
+        super().__init__()
+        self.gate = nn.Linear(dim, width, bias=False)
+        self.up = nn.Linear(dim, width, bias=False)
+        self.down = nn.Linear(width, dim, bias=False)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(self.dropout(F.silu(self.gate(x)) * self.up(x)))
+
+
+BLOCKS = ("sasrec", "ligr")
+
+
 class CausalSelfAttention(nn.Module):
     """Pre-LN transformer blocks with causal, padding-aware attention (SASRec).
 
@@ -64,12 +82,21 @@ class CausalSelfAttention(nn.Module):
     position_std : float, default 1.0
         Standard deviation of the positions' normal initialisation (torch's default 1).
     ff_dim : int, optional
-        Width of the feed-forward layers (``dim`` when None, as in the paper).
+        Width of the feed-forward layers (``dim`` for ``"sasrec"`` blocks, as in the
+        paper; ``4 * dim`` for ``"ligr"``).
+    block : {"sasrec", "ligr"}, default "sasrec"
+        ``"sasrec"``: ``h + attn(norm(h))``, then ``h + ff(norm(h))`` with a GELU
+        feed-forward. ``"ligr"`` (LinkedIn's LiGR layer, the block of eSASRec): each
+        residual branch is gated by ``sigmoid(linear(h))`` of the block's un-normalised
+        input, and the feed-forward is a bias-free SwiGLU.
     """
 
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
-                 position_std: float = 1.0, ff_dim: int | None = None):  # fmt: skip
+                 position_std: float = 1.0, ff_dim: int | None = None,
+                 block: str = "sasrec") -> None:  # fmt: skip
         super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")
         self.positions = nn.Embedding(max_len, dim)
         nn.init.normal_(self.positions.weight, std=position_std)
         self.dropout = Dropout(dropout)
@@ -78,13 +105,13 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(n_layers)])
         self.proj = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers)])
         self.ff_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in range(n_layers)])
-        ff = ff_dim or dim
         self.ff = nn.ModuleList(
-            [
-                nn.Sequential(nn.Linear(dim, ff), nn.GELU(), Dropout(dropout), nn.Linear(ff, dim))
-                for _ in range(n_layers)
-            ]
+            [_feed_forward(dim, ff_dim, dropout, block) for _ in range(n_layers)]
         )
+        # LiGR's gates: one per residual branch, sigmoid(linear(h)) of the branch's input
+        gated = block == "ligr"
+        self.attn_gate = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers * gated)])
+        self.ff_gate = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers * gated)])
         self.final_norm = nn.LayerNorm(dim)
         self.attn_drop = Dropout(dropout)  # on the attention weights
 
@@ -105,16 +132,25 @@ class CausalSelfAttention(nn.Module):
         if by_hand:
             bias = torch.zeros(allowed.shape, dtype=h.dtype, device=x.device)
             bias.masked_fill_(~allowed, float("-inf"))  # [B, 1, L, L], shared by the blocks
-        for norm, qkv, proj, ff_norm, ff in zip(
-            self.attn_norm, self.qkv, self.proj, self.ff_norm, self.ff, strict=True
-        ):
-            q, k, v = qkv(norm(h)).view(B, L, 3, heads, D // heads).permute(2, 0, 3, 1, 4)
+        for i in range(len(self.qkv)):
+            qkv = self.qkv[i](self.attn_norm[i](h)).view(B, L, 3, heads, D // heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, L, D / H]
             if by_hand:
                 scores = torch.matmul(q, k.transpose(-2, -1)).mul_((D // heads) ** -0.5)
                 att = torch.matmul(self.attn_drop(torch.softmax(scores + bias, -1)), v)
             else:
                 att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
-            h = h + self.dropout(proj(att.transpose(1, 2).reshape(B, L, D)))
-            h = h + self.dropout(ff(ff_norm(h)))
+            att = self.dropout(self.proj[i](att.transpose(1, 2).reshape(B, L, D)))
+            h = h + (att * torch.sigmoid(self.attn_gate[i](h)) if self.attn_gate else att)
+            ff = self.dropout(self.ff[i](self.ff_norm[i](h)))
+            h = h + (ff * torch.sigmoid(self.ff_gate[i](h)) if self.ff_gate else ff)
             h = h * mask.unsqueeze(-1).to(h.dtype)
         return self.final_norm(h)
+
+
+def _feed_forward(dim: int, width: int | None, dropout: float, block: str) -> nn.Module:
+    """The position-wise feed-forward of one block: GELU (SASRec) or SwiGLU (LiGR)."""
+    if block == "ligr":
+        return SwiGLU(dim, width or 4 * dim, dropout)
+    width = width or dim
+    return nn.Sequential(nn.Linear(dim, width), nn.GELU(), Dropout(dropout), nn.Linear(width, dim))
