@@ -78,7 +78,6 @@ def run_one(name: str, args) -> dict:
     from run import ranking_metrics, splits  # benchmarks/run.py: the same split and ranking
 
     import skmatch.models as models
-    from skmatch import FeatureSpec
 
     torch.set_num_threads(args.threads)
     df, train2, _val, train1, test = splits(args.dataset)
@@ -89,7 +88,7 @@ def run_one(name: str, args) -> dict:
     else:
         kwargs = {"random_state": args.seed, **params}
         if spec:
-            kwargs["feature_spec"] = FeatureSpec(**spec)
+            kwargs["feature_spec"] = getattr(models, name)()._default_spec().set_params(**spec)
         model = getattr(models, name)(**kwargs)
     trace = None
     if args.trace and name != "Popularity":

@@ -59,36 +59,36 @@ def load(dataset: str):
     return load_amazon_beauty(attributes=True)
 
 
-def run_one(name: str, dataset: str, with_features: bool, seed: int) -> dict:
+def run_one(name: str, dataset: str, with_features: bool, seed: int, threads: int = 2) -> dict:
     import torch
     from run import ranking_metrics
 
     import skmatch.models as models
-    from skmatch import FeatureSpec
     from skmatch.model_selection import leave_last_out_split
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     df = load(dataset)
     train1, test = leave_last_out_split(df)
     train2, _ = leave_last_out_split(train1)
-    spec = FeatureSpec(**(FEATURES[dataset] if with_features else {}))
+    cls = getattr(models, name)
+    # the model's own default spec (its history window), with the features set
+    spec = cls()._default_spec().set_params(**(FEATURES[dataset] if with_features else {}))
     t0 = time.perf_counter()
-    model = getattr(models, name)(feature_spec=spec, random_state=seed).fit(train2)
+    model = cls(feature_spec=spec, random_state=seed).fit(train2)
     fit_s = time.perf_counter() - t0
     metrics = ranking_metrics(model, train1, test, df["item_id"].nunique())
     return {"model": name, "features": with_features, "fit_s": fit_s,
             "epochs": model.n_epochs_, "test": metrics}  # fmt: skip
 
 
-def cold_start_one(name: str, seed: int) -> dict:
+def cold_start_one(name: str, seed: int, threads: int = 2) -> dict:
     import torch
 
     import skmatch.models as models
-    from skmatch import FeatureSpec
     from skmatch.metrics import ndcg_at_k
     from skmatch.model_selection import leave_last_out_split
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     df = load("beauty")
     rng = np.random.default_rng(seed)
     items = df["item_id"].unique()
@@ -96,7 +96,7 @@ def cold_start_one(name: str, seed: int) -> dict:
     rest, test = leave_last_out_split(df)
     train = rest[~rest["item_id"].isin(cold)]
     test = test[test["item_id"].isin(cold) & test["user_id"].isin(train["user_id"])]
-    spec = FeatureSpec(item_features=["attributes"])
+    spec = getattr(models, name)()._default_spec().set_params(item_features=["attributes"])
     t0 = time.perf_counter()
     model = getattr(models, name)(feature_spec=spec, random_state=seed).fit(train)
     fit_s = time.perf_counter() - t0
@@ -135,14 +135,16 @@ def main(argv=None) -> int:
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--cold-start", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per fit")
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--with-features", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--record", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
-        rec = (cold_start_one(args.one, args.seed) if args.cold_start
-               else run_one(args.one, args.dataset, args.with_features, args.seed))  # fmt: skip
+        rec = (cold_start_one(args.one, args.seed, args.threads) if args.cold_start
+               else run_one(args.one, args.dataset, args.with_features, args.seed,
+                            args.threads))  # fmt: skip
         Path(args.record).write_text(json.dumps(rec))
         return 0
     tag = "cold" if args.cold_start else args.dataset
@@ -153,7 +155,8 @@ def main(argv=None) -> int:
         for feats in ([True] if args.cold_start else [False, True]):
             path = out / f"{name}_{feats}.json"
             cmd = [sys.executable, "-m", "benchmarks.features", "--one", name, "--record",
-                   str(path), "--dataset", args.dataset, "--seed", str(args.seed)]  # fmt: skip
+                   str(path), "--dataset", args.dataset, "--seed", str(args.seed),
+                   "--threads", str(args.threads)]  # fmt: skip
             cmd += ["--cold-start"] if args.cold_start else []
             cmd += ["--with-features"] if feats else []
             if subprocess.run(cmd, cwd=HERE.parent).returncode == 0:

@@ -7,7 +7,7 @@ its own, see ``benchmarks/recbole_anchor.py``, ``RECBOLE_PYTHON``)::
     SKMATCH_DATA_HOME=/work/shared/data python -m benchmarks.time_to_quality --dataset ml-100k
     python -m benchmarks.time_to_quality --dataset beauty --models SASRec,STAMP
     python -m benchmarks.time_to_quality --anchor recbole --models GRU4Rec,STAMP \
-        --anchor-epochs 25
+        --anchor-epochs 25 [--reuse benchmarks/out/ttq_recbole_ml-100k_<stamp>]
 
 For every model the anchor runs, in one run on this machine, one after another: the
 anchor fits its model on our split (Torch-RecHub 0.9.0: its whole fit, preprocessing and
@@ -17,7 +17,9 @@ is fitted with its defaults and traced
 (``benchmarks.defaults --trace``: after every epoch, the seconds of our fit so far and
 the test NDCG@10, the evaluation's own time excluded). The speed-up is their whole fit's
 seconds over the seconds our fit needed to first reach their final test NDCG@10
-(``-`` when it never did). Samples/s is not the measure: a full softmax learns more per
+(``-`` when it never did). ``--reuse DIR`` reads RecBole fits that finished in an
+earlier run on this machine (a long run stopped part-way) instead of repeating them;
+ours are always fitted anew. Samples/s is not the measure: a full softmax learns more per
 sample than a sampled loss, so equal samples/s says nothing of quality.
 """
 
@@ -66,22 +68,30 @@ def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict
 RECBOLE_MODELS = ("GRU4Rec", "NARM", "SASRec", "STAMP", "SINE")
 
 
-def run_recbole(dataset: str, names: list[str], out_dir: Path, epochs: int, threads: int) -> dict:
+def run_recbole(dataset: str, names: list[str], out_dir: Path, epochs: int, threads: int,
+                reuse: Path | None = None) -> dict:  # fmt: skip
     wanted = [m for m in names if m in RECBOLE_MODELS]
-    cmd = [RECBOLE_PYTHON, str(HERE / "recbole_anchor.py"), "--dataset", dataset,
-           "--models", ",".join(wanted), "--epochs", str(epochs), "--threads", str(threads),
-           "--out", str(out_dir)]  # fmt: skip
-    with open(out_dir / "anchor.log", "w") as log:
-        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=out_dir)
+
+    def done(m: str) -> Path | None:  # a finished fit of an earlier run on this machine
+        path = reuse / f"recbole_{dataset}_{m}.json" if reuse else None
+        return path if path is not None and path.exists() else None
+
+    todo = [m for m in wanted if done(m) is None]
+    if todo:
+        cmd = [RECBOLE_PYTHON, str(HERE / "recbole_anchor.py"), "--dataset", dataset,
+               "--models", ",".join(todo), "--epochs", str(epochs), "--threads", str(threads),
+               "--out", str(out_dir)]  # fmt: skip
+        with open(out_dir / "anchor.log", "w") as log:
+            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=out_dir)
     out = {}
     for m in wanted:
-        path = out_dir / f"recbole_{dataset}_{m}.json"
+        path = done(m) or out_dir / f"recbole_{dataset}_{m}.json"
         r = json.loads(path.read_text()) if path.exists() else {"error": "no output"}
         if "error" in r:
             out[m] = {"error": str(r["error"])[:120]}
             continue
         out[m] = {"fit_s": r["fit_s"], "epochs": r["epochs"], "ndcg": r["test"]["NDCG@10"],
-                  "recall": r["test"]["Recall@10"], "budget": epochs}  # fmt: skip
+                  "recall": r["test"]["Recall@10"], "from": str(path)}  # fmt: skip
     return out
 
 
@@ -134,6 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--anchor", choices=["rechub", "recbole"], default="rechub")
     p.add_argument("--anchor-epochs", type=int, default=300, help="RecBole's epoch budget")
     p.add_argument("--threads", type=int, default=2, help="torch threads, both libraries")
+    p.add_argument("--reuse", type=Path, help="RecBole: a folder of an earlier run on this "
+                   "machine whose finished fits are read instead of run again")
     p.add_argument("--out", default=str(HERE / "out"))
     args = p.parse_args(argv)
     every = RECHUB if args.anchor == "rechub" else RECBOLE_MODELS
@@ -144,7 +156,8 @@ def main(argv=None) -> int:
     if args.anchor == "rechub":
         theirs, library = run_anchor(args.dataset, names, out_dir, args.seed), "Torch-RecHub"
     else:
-        theirs = run_recbole(args.dataset, names, out_dir, args.anchor_epochs, args.threads)
+        theirs = run_recbole(args.dataset, names, out_dir, args.anchor_epochs, args.threads,
+                             args.reuse)  # fmt: skip
         library = "RecBole"
     ours = {name: run_ours(args.dataset, name, out_dir, args.seed, args.threads)
             for name in theirs}  # fmt: skip

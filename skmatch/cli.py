@@ -132,9 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--max-seq-len",
         type=int,
-        default=_SPEC["max_seq_len"],
+        default=None,
         metavar="N",
-        help="history window; default: %(default)s",
+        help=f"history window; default: the model's ({_SPEC['max_seq_len']}; 20 for the "
+        "multi-interest models)",
     )
     fit.add_argument(
         "--param",
@@ -214,13 +215,14 @@ def _fit(args: argparse.Namespace) -> None:
     cls = resolve_model(args.model)
     params = parse_params(args.param, cls)
     time_col = args.time_col or None
+    window = cls._default_window or _SPEC["max_seq_len"]  # the model's own default
     spec = FeatureSpec(
         user_col=args.user_col,
         item_col=args.item_col,
         time_col=time_col,
         user_features=tuple(args.user_features),
         item_features=tuple(args.item_features),
-        max_seq_len=args.max_seq_len,
+        max_seq_len=args.max_seq_len if args.max_seq_len is not None else window,
     )
     frame = parse_times(read_table(args.data), time_col)
     model = cls(feature_spec=spec, **params)

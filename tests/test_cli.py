@@ -165,6 +165,15 @@ def test_synthetic_round_trip(files, capsys):
     assert ["ndcg", f"{ndcg:.4f}"] in rows
 
 
+def test_window_defaults_to_the_models(files, tmp_path, capsys):
+    """Without --max-seq-len the model's own window: 20 for a multi-interest model."""
+    path = tmp_path / "mind.skm"
+    code, _, err = _run(capsys, "fit --data", files["dir"] / "train.csv", "--model MIND",
+                        "--param n_epochs=1 --param embed_dim=8 --out", path)  # fmt: skip
+    assert code == 0, err
+    assert load_model(path).feature_spec_.max_seq_len == 20
+
+
 def test_recommend_filters_seen_items_unless_asked(files, pop_file, capsys):
     train, users = files["train"], files["test"]["user_id"]
     csv_users = files["dir"] / "users.csv"

@@ -425,3 +425,18 @@ def test_sine_projected_table_equals_the_written_out_formulas_with_gradients(tra
             continue
         np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12, err_msg=name)
     assert (ga[names.index("items.weight")][0] == 0).all()  # the padding row stays zero
+
+
+@pytest.mark.parametrize("cls", [*MULTI, YoutubeDNN], ids=[*names, "YoutubeDNN"])
+def test_default_window_is_the_familys(cls, split):
+    """feature_spec=None: the multi-interest models read the 20 most recent items,
+    the others FeatureSpec's default; a grid over the spec starts from the same window,
+    and a spec the user passes is used as given."""
+    window = 20 if cls in MULTI else FeatureSpec().max_seq_len
+    assert window != FeatureSpec().max_seq_len or cls not in MULTI
+    small = split[0][split[0]["user_id"].isin([f"u{i}" for i in range(30)])]
+    model = cls(**{**FAST, "n_epochs": 1}).fit(small)
+    assert model.feature_spec is None and model.feature_spec_.max_seq_len == window
+    assert cls().set_params(feature_spec__min_count=2).feature_spec.max_seq_len == window
+    given = cls(feature_spec=FeatureSpec(), **{**FAST, "n_epochs": 1}).fit(small)
+    assert given.feature_spec_.max_seq_len == FeatureSpec().max_seq_len

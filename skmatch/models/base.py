@@ -50,6 +50,15 @@ class BaseMatcher(BaseEstimator):
     and out-of-vocabulary, never recommended).
     """
 
+    # the history window of the FeatureSpec a model builds itself (``feature_spec=None``);
+    # None: FeatureSpec's own default
+    _default_window: int | None = None
+
+    def _default_spec(self) -> FeatureSpec:
+        """The ``FeatureSpec`` that ``feature_spec=None`` stands for."""
+        window = self._default_window
+        return FeatureSpec() if window is None else FeatureSpec(max_seq_len=window)
+
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, *, validation_data=None):
         """Fit the model on interactions.
@@ -148,8 +157,8 @@ class BaseMatcher(BaseEstimator):
         """Set parameters, as :meth:`sklearn.base.BaseEstimator.set_params`.
 
         ``feature_spec__<name>`` parameters reach the ``feature_spec``; when it is None
-        (which stands for a default ``FeatureSpec()``), a fresh ``FeatureSpec()`` takes
-        its place first, so that a grid can tune ``feature_spec__max_seq_len`` directly.
+        (which stands for the model's default ``FeatureSpec``), that spec takes its place
+        first, so that a grid can tune ``feature_spec__max_seq_len`` directly.
 
         Returns
         -------
@@ -159,7 +168,7 @@ class BaseMatcher(BaseEstimator):
             key.startswith("feature_spec__") for key in params
         ):
             if params.get("feature_spec", getattr(self, "feature_spec", None)) is None:
-                params = {**params, "feature_spec": FeatureSpec()}
+                params = {**params, "feature_spec": self._default_spec()}
         return super().set_params(**params)
 
     def _validate_params(self) -> None:
@@ -175,7 +184,7 @@ class BaseMatcher(BaseEstimator):
             return X
         if isinstance(X, pd.DataFrame):
             spec = getattr(self, "feature_spec", None)
-            spec = FeatureSpec() if spec is None else clone(spec)
+            spec = self._default_spec() if spec is None else clone(spec)
             return spec.fit(X).transform(X)
         raise TypeError(
             f"X must be a pandas DataFrame of interactions or an Interactions object "

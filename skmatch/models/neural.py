@@ -74,8 +74,9 @@ class TorchMatcher(BaseMatcher):
     Parameters
     ----------
     feature_spec : FeatureSpec, optional
-        Cloned and fitted when ``fit`` receives a raw DataFrame (a default
-        ``FeatureSpec()`` when None); ignored for ``Interactions`` input.
+        Cloned and fitted when ``fit`` receives a raw DataFrame (when None, a default
+        ``FeatureSpec()``; for the multi-interest models ``FeatureSpec(max_seq_len=20)``);
+        ignored for ``Interactions`` input.
     embed_dim : int
         Width of the user and item vectors.
     mode : {"listwise", "pairwise", "pointwise"}
