@@ -215,14 +215,14 @@ def _fit(args: argparse.Namespace) -> None:
     cls = resolve_model(args.model)
     params = parse_params(args.param, cls)
     time_col = args.time_col or None
-    window = cls._default_window or _SPEC["max_seq_len"]  # the model's own default
-    spec = FeatureSpec(
+    window = {} if args.max_seq_len is None else {"max_seq_len": args.max_seq_len}
+    spec = cls()._default_spec().set_params(  # the model's own window unless given
         user_col=args.user_col,
         item_col=args.item_col,
         time_col=time_col,
         user_features=tuple(args.user_features),
         item_features=tuple(args.item_features),
-        max_seq_len=args.max_seq_len if args.max_seq_len is not None else window,
+        **window,
     )
     frame = parse_times(read_table(args.data), time_col)
     model = cls(feature_spec=spec, **params)
