@@ -96,9 +96,10 @@ def cold_start_one(name: str, seed: int, threads: int = 2) -> dict:
     rest, test = leave_last_out_split(df)
     train = rest[~rest["item_id"].isin(cold)]
     test = test[test["item_id"].isin(cold) & test["user_id"].isin(train["user_id"])]
-    spec = getattr(models, name)()._default_spec().set_params(item_features=["attributes"])
+    cls = getattr(models, name)
+    spec = cls()._default_spec().set_params(item_features=["attributes"])
     t0 = time.perf_counter()
-    model = getattr(models, name)(feature_spec=spec, random_state=seed).fit(train)
+    model = cls(feature_spec=spec, random_state=seed).fit(train)
     fit_s = time.perf_counter() - t0
     cold_items = df[df["item_id"].isin(cold)].drop_duplicates("item_id")[["item_id", "attributes"]]
     model.add_items(cold_items)
