@@ -216,17 +216,22 @@ def test_ligr_block_gates_each_residual_branch_with_its_input():
         SASRec(block="gpt").fit(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}))
 
 
-@pytest.mark.parametrize("module_cls", [GRU4RecModule, NARMModule])
-def test_window_states_equal_prefix_user_vectors(module_cls):
+def _window_models():
+    return {
+        "GRU4Rec": lambda: GRU4RecModule(40, 16, 24, 1, 0.0),
+        "NARM": lambda: NARMModule(40, 16, 24, 1, 0.0, 0.0),
+        "SASRec-first": lambda: SASRecModule(40, 16, 2, 2, 0.0, 12, anchor="first"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_window_models()))
+def test_window_states_equal_prefix_user_vectors(name):
     """Training on every position of a window is only right when the state at position
-    t is the user vector of the history that ends at t. (SASRec's learned positions
-    count from the window's end, so there the equality holds at the last position.)"""
+    t is the user vector of the history that ends at t. SASRec's paper positions count
+    from the window's end, so there it holds at the last position only; with
+    ``position_anchor="first"`` it holds everywhere (see the next test)."""
     torch.manual_seed(0)
-    args = {
-        GRU4RecModule: (40, 16, 24, 1, 0.0),
-        NARMModule: (40, 16, 24, 1, 0.0, 0.0),
-    }[module_cls]
-    module = module_cls(*args).eval()
+    module = _window_models()[name]().eval()
     hist = torch.randint(2, 40, (5, 12))
     hist[0, :4] = 0  # short history
     hist[1, :11] = 0  # one item
@@ -238,6 +243,22 @@ def test_window_states_equal_prefix_user_vectors(module_cls):
             users = module.user_forward(Batch(hist=prefix))
             keep = hist[:, t] > 0  # positions that hold an item (targets elsewhere unused)
             torch.testing.assert_close(states[keep, t], users[keep], rtol=1e-5, atol=1e-6)
+
+
+def test_sasrec_paper_positions_differ_between_window_and_prefix():
+    """With the paper's positions (``"last"``) the state after t items of a window is
+    not the user vector of those t items: what ``position_anchor="first"`` fixes."""
+    torch.manual_seed(0)
+    module = SASRecModule(40, 16, 2, 2, 0.0, 12).eval()
+    hist = torch.randint(2, 40, (3, 12))
+    with torch.no_grad():
+        states = module.sequence_forward(Batch(hist=hist))
+        prefix = torch.cat([torch.zeros(3, 6, dtype=hist.dtype), hist[:, :6]], 1)
+        users = module.user_forward(Batch(hist=prefix))
+    assert not torch.allclose(states[:, 5], users, atol=1e-3)
+    torch.testing.assert_close(states[:, -1], module.user_forward(Batch(hist=hist)))
+    with pytest.raises(ValueError, match="position_anchor"):
+        SASRec(position_anchor="middle").fit(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}))
 
 
 def test_narm_last_position_switch(split):

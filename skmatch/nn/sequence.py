@@ -68,6 +68,7 @@ class SwiGLU(nn.Module):
 
 
 BLOCKS = ("sasrec", "ligr")
+ANCHORS = ("last", "first")  # where a window's positions are counted from
 
 
 class CausalSelfAttention(nn.Module):
@@ -78,7 +79,7 @@ class CausalSelfAttention(nn.Module):
     dim, n_heads, n_layers : int
     dropout : float
     max_len : int
-        Learned positions; the most recent item is at position ``max_len - 1``.
+        Number of learned positions.
     position_std : float, default 1.0
         Standard deviation of the positions' normal initialisation (torch's default 1).
     ff_dim : int, optional
@@ -89,14 +90,23 @@ class CausalSelfAttention(nn.Module):
         feed-forward. ``"ligr"`` (LinkedIn's LiGR layer, the block of eSASRec): each
         residual branch is gated by ``sigmoid(linear(h))`` of the block's un-normalised
         input, and the feed-forward is a bias-free SwiGLU.
+    anchor : {"last", "first"}, default "last"
+        ``"last"`` (the paper's): the newest slot of the window is position
+        ``max_len - 1`` and a short history sits at the end of the table. ``"first"``:
+        a row's oldest item is position 0 and its ``t``-th item position ``t - 1``, so
+        the state after ``t`` items is computed alike in a training window and at
+        inference (where that prefix is the whole window).
     """
 
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
                  position_std: float = 1.0, ff_dim: int | None = None,
-                 block: str = "sasrec") -> None:  # fmt: skip
+                 block: str = "sasrec", anchor: str = "last") -> None:  # fmt: skip
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")
+        if anchor not in ANCHORS:
+            raise ValueError(f"position_anchor must be one of {ANCHORS}, got {anchor!r}.")
+        self.anchor = anchor
         self.positions = nn.Embedding(max_len, dim)
         nn.init.normal_(self.positions.weight, std=position_std)
         self.dropout = Dropout(dropout)
@@ -117,8 +127,13 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape  # [B, L, D]
-        pos = torch.arange(L, device=x.device) + (self.positions.num_embeddings - L)
-        h = self.dropout(x * (D**0.5) + self.positions(pos).unsqueeze(0))
+        if getattr(self, "anchor", "last") == "first":  # modules saved before: "last"
+            pos = (mask.to(torch.long).cumsum(1) - 1).clamp_(min=0)  # [B, L]
+            where = self.positions(pos)  # [B, L, D]
+        else:
+            pos = torch.arange(L, device=x.device) + (self.positions.num_embeddings - L)
+            where = self.positions(pos).unsqueeze(0)  # [1, L, D]
+        h = self.dropout(x * (D**0.5) + where)
         h = h * mask.unsqueeze(-1).to(h.dtype)
         causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
         allowed = causal.unsqueeze(0) & mask.unsqueeze(1)  # [B, L(query), L(key)]

@@ -12,14 +12,15 @@ from skmatch.models._params import check_int, store_params
 from skmatch.models.sequential._base import SequentialMatcher
 from skmatch.nn.item_table import ITEM_STD, ItemTableModule
 from skmatch.nn.protocol import Batch
-from skmatch.nn.sequence import BLOCKS, CausalSelfAttention
+from skmatch.nn.sequence import ANCHORS, BLOCKS, CausalSelfAttention
 
 
 class SASRecModule(ItemTableModule):
     """Causal self-attention over the embedded history; the last state is the user."""
 
     def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len, item_features=(),
-                 user_features=(), ff_dim=None, block="sasrec") -> None:  # fmt: skip
+                 user_features=(), ff_dim=None, block="sasrec",
+                 anchor="last") -> None:  # fmt: skip
         super().__init__(n_item_codes, dim, item_features=item_features,
                          user_features=user_features)  # fmt: skip
         # positions start on the scale of the sqrt(D)-scaled item rows (ITEM_STD * sqrt(D)),
@@ -27,7 +28,7 @@ class SASRecModule(ItemTableModule):
         # over 3 seeds (docs/benchmarks.md, "SASRec position init")
         self.encoder = CausalSelfAttention(
             dim, n_heads, n_layers, dropout, max_len, position_std=ITEM_STD * dim**0.5,
-            ff_dim=ff_dim, block=block,
+            ff_dim=ff_dim, block=block, anchor=anchor,
         )
 
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
@@ -64,6 +65,12 @@ class SASRec(SequentialMatcher):
         feed-forward. ``"ligr"``: the LiGR layer of eSASRec (Tikhonovich et al., RecSys
         2025), whose residual branches are gated by a sigmoid of the block's input and
         whose feed-forward is a SwiGLU.
+    position_anchor : {"last", "first"}, default="last"
+        Where learned positions are counted from. ``"last"`` (the paper's): a window's
+        newest slot is the last position, so a training state after ``t`` items sees
+        them at other positions than the user vector of those ``t`` items would.
+        ``"first"`` (RecBole's): a row's oldest item is position 0, so every training
+        state is computed exactly as the user vector of its prefix.
     dropout : float or "auto", default="auto"
         Dropout on embeddings, attention and feed-forward layers. ``"auto"`` follows the
         paper: 0.5 on sparse data (users with fewer than 30 events on average, as
@@ -105,7 +112,8 @@ class SASRec(SequentialMatcher):
 
     def __init__(
         self, *, n_layers: int = 2, n_heads: int = 2, hidden_size: int | None = None,
-        block: str = "sasrec", dropout: float | str = "auto", train_positions: str = "all",
+        block: str = "sasrec", position_anchor: str = "last", dropout: float | str = "auto",
+        train_positions: str = "all",
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
         negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
         logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
@@ -125,6 +133,10 @@ class SASRec(SequentialMatcher):
             check_int(self.hidden_size, "hidden_size")
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}.")
+        if self.position_anchor not in ANCHORS:
+            raise ValueError(
+                f"position_anchor must be one of {ANCHORS}, got {self.position_anchor!r}."
+            )
         if self.embed_dim % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide embed_dim ({self.embed_dim}).")
 
@@ -140,4 +152,5 @@ class SASRec(SequentialMatcher):
             user_features=self._feature_defs("user"),
             ff_dim=self.hidden_size,
             block=self.block,
+            anchor=getattr(self, "position_anchor", "last"),  # files saved before it
         )
