@@ -17,7 +17,7 @@ is fitted with its defaults and traced
 (``benchmarks.defaults --trace``: after every epoch, the seconds of our fit so far and
 the test NDCG@10, the evaluation's own time excluded). The speed-up is their whole fit's
 seconds over the seconds our fit needed to first reach their final test NDCG@10
-(``-`` when it never did). ``--reuse DIR`` reads RecBole fits that finished in an
+(``-`` when it never did). ``--reuse DIR`` reads anchor fits that finished in an
 earlier run on this machine (a long run stopped part-way) instead of repeating them;
 ours are always fitted anew. Samples/s is not the measure: a full softmax learns more per
 sample than a sampled loss, so equal samples/s says nothing of quality.
@@ -40,18 +40,21 @@ from _common import RECBOLE_PYTHON, RECHUB_PYTHON, command_line, machine, markdo
 from run import RECHUB  # noqa: E402  (our name -> the anchor's)
 
 
-def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict:
+def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int,
+               reuse: Path | None = None) -> dict:  # fmt: skip
     anchor = Path(
         os.environ.get("RECHUB_ANCHOR", HERE.parents[1] / "shared" / "tools" / "rechub_anchor.py")
     )
     wanted = [RECHUB[m] for m in names if m in RECHUB]
-    cmd = [RECHUB_PYTHON, str(anchor), "--dataset", dataset, "--models", ",".join(wanted),
-           "--seed", str(seed), "--out", str(out_dir)]  # fmt: skip
-    with open(out_dir / "anchor.log", "w") as log:
-        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+    todo = [m for m in wanted if _finished(reuse, f"{dataset}_{m}.json") is None]
+    if todo:
+        cmd = [RECHUB_PYTHON, str(anchor), "--dataset", dataset, "--models", ",".join(todo),
+               "--seed", str(seed), "--out", str(out_dir)]  # fmt: skip
+        with open(out_dir / "anchor.log", "w") as log:
+            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
     back, out = {v: k for k, v in RECHUB.items()}, {}
     for m in wanted:
-        path = out_dir / f"{dataset}_{m}.json"
+        path = _finished(reuse, f"{dataset}_{m}.json") or out_dir / f"{dataset}_{m}.json"
         r = json.loads(path.read_text()) if path.exists() else {"error": "no output"}
         if "error" in r:
             out[back[m]] = {"error": str(r["error"])[:120]}
@@ -61,8 +64,15 @@ def run_anchor(dataset: str, names: list[str], out_dir: Path, seed: int) -> dict
             "epochs": r["n_epochs"],
             "ndcg": r["test"]["NDCG@10"],
             **({"recall": r["test"]["Recall@10"]} if "Recall@10" in r["test"] else {}),
+            "from": str(path),
         }
     return out
+
+
+def _finished(reuse: Path | None, name: str) -> Path | None:
+    """The anchor's output file ``name`` in the ``--reuse`` folder, if it is there."""
+    path = reuse / name if reuse else None
+    return path if path is not None and path.exists() else None
 
 
 RECBOLE_MODELS = ("GRU4Rec", "NARM", "SASRec", "STAMP", "SINE")
@@ -72,11 +82,7 @@ def run_recbole(dataset: str, names: list[str], out_dir: Path, epochs: int, thre
                 reuse: Path | None = None) -> dict:  # fmt: skip
     wanted = [m for m in names if m in RECBOLE_MODELS]
 
-    def done(m: str) -> Path | None:  # a finished fit of an earlier run on this machine
-        path = reuse / f"recbole_{dataset}_{m}.json" if reuse else None
-        return path if path is not None and path.exists() else None
-
-    todo = [m for m in wanted if done(m) is None]
+    todo = [m for m in wanted if _finished(reuse, f"recbole_{dataset}_{m}.json") is None]
     if todo:
         cmd = [RECBOLE_PYTHON, str(HERE / "recbole_anchor.py"), "--dataset", dataset,
                "--models", ",".join(todo), "--epochs", str(epochs), "--threads", str(threads),
@@ -85,7 +91,9 @@ def run_recbole(dataset: str, names: list[str], out_dir: Path, epochs: int, thre
             subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=out_dir)
     out = {}
     for m in wanted:
-        path = done(m) or out_dir / f"recbole_{dataset}_{m}.json"
+        path = _finished(reuse, f"recbole_{dataset}_{m}.json") or (
+            out_dir / f"recbole_{dataset}_{m}.json"
+        )
         r = json.loads(path.read_text()) if path.exists() else {"error": "no output"}
         if "error" in r:
             out[m] = {"error": str(r["error"])[:120]}
@@ -144,8 +152,8 @@ def main(argv=None) -> int:
     p.add_argument("--anchor", choices=["rechub", "recbole"], default="rechub")
     p.add_argument("--anchor-epochs", type=int, default=300, help="RecBole's epoch budget")
     p.add_argument("--threads", type=int, default=2, help="torch threads, both libraries")
-    p.add_argument("--reuse", type=Path, help="RecBole: a folder of an earlier run on this "
-                   "machine whose finished fits are read instead of run again")
+    p.add_argument("--reuse", type=Path, help="a folder of an earlier run on this machine "
+                   "whose finished anchor fits are read instead of run again")
     p.add_argument("--out", default=str(HERE / "out"))
     args = p.parse_args(argv)
     every = RECHUB if args.anchor == "rechub" else RECBOLE_MODELS
@@ -154,7 +162,8 @@ def main(argv=None) -> int:
     out_dir = Path(args.out).resolve() / f"ttq_{args.anchor}_{args.dataset}_{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.anchor == "rechub":
-        theirs, library = run_anchor(args.dataset, names, out_dir, args.seed), "Torch-RecHub"
+        theirs = run_anchor(args.dataset, names, out_dir, args.seed, args.reuse)
+        library = "Torch-RecHub"
     else:
         theirs = run_recbole(args.dataset, names, out_dir, args.anchor_epochs, args.threads,
                              args.reuse)  # fmt: skip
