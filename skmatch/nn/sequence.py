@@ -105,7 +105,7 @@ class CausalSelfAttention(nn.Module):
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")
         if anchor not in ANCHORS:
-            raise ValueError(f"position_anchor must be one of {ANCHORS}, got {anchor!r}.")
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}.")
         self.anchor = anchor
         self.positions = nn.Embedding(max_len, dim)
         nn.init.normal_(self.positions.weight, std=position_std)
@@ -127,7 +127,7 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape  # [B, L, D]
-        if getattr(self, "anchor", "last") == "first":  # modules saved before: "last"
+        if self.anchor == "first":
             pos = (mask.to(torch.long).cumsum(1) - 1).clamp_(min=0)  # [B, L]
             where = self.positions(pos)  # [B, L, D]
         else:
