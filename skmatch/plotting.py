@@ -31,7 +31,8 @@ def plot_training_curves(estimator, ax=None, *, title: str | None = None):
     Parameters
     ----------
     estimator : fitted TorchMatcher
-        Reads ``loss_curve_`` and ``validation_scores_``.
+        Reads ``loss_curve_``, ``validation_scores_`` and ``validation_epochs_`` (a
+        score validated inside an epoch is drawn where it was taken).
     ax : matplotlib Axes, optional
         Drawn on a new figure when None. The validation curve goes on a twin axis.
     title : str, optional
@@ -55,8 +56,9 @@ def plot_training_curves(estimator, ax=None, *, title: str | None = None):
     scores = list(getattr(estimator, "validation_scores_", []) or [])
     if scores:
         twin = ax.twinx()
-        twin.plot(np.arange(1, len(scores) + 1), scores, marker="s", color="C1",
-                  label="validation NDCG")  # fmt: skip
+        where = getattr(estimator, "validation_epochs_", None)  # absent in older files
+        where = np.arange(1, len(scores) + 1) if where is None else where
+        twin.plot(where, scores, marker="s", color="C1", label="validation NDCG")
         twin.set_ylabel("validation NDCG")
         lines = ax.get_lines() + twin.get_lines()
         ax.legend(lines, [line.get_label() for line in lines], loc="best")

@@ -192,6 +192,8 @@ def validate_common(est) -> None:
         check_int(est.batch_size, "batch_size", 2)
     check_int(est.n_epochs, "n_epochs")
     check_int(est.n_iter_no_change, "n_iter_no_change")
+    if est.validation_interval != "auto":
+        check_int(est.validation_interval, "validation_interval")
     check_choice(est.lr_schedule, "lr_schedule", SCHEDULES)
     if est.clip_grad_norm is not None:
         check_float(est.clip_grad_norm, "clip_grad_norm", 0.0, strict=True)

@@ -14,7 +14,7 @@ from skmatch.training.callbacks import (
     LRSchedule,
     Progress,
 )
-from skmatch.training.loop import FitState, fit_loop
+from skmatch.training.loop import FitState, epoch_ends, fit_loop
 from skmatch.training.objective import FrequencyLogQ, Objective
 from skmatch.training.plans import RowPlan, WindowPlan, holdout_last, training_rows, windows
 
@@ -30,6 +30,7 @@ __all__ = [
     "Progress",
     "RowPlan",
     "WindowPlan",
+    "epoch_ends",
     "fit_loop",
     "holdout_last",
     "training_rows",

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from skmatch.training import checkpoint as ckpt
+from skmatch.training.loop import epoch_ends
 
 
 class Callback:
@@ -83,31 +84,45 @@ class LRSchedule(Callback):
 
 
 class EarlyStopping(Callback):
-    """Score the module after every epoch; stop after ``patience`` epochs without a
-    better score, and end the fit with the best epoch's weights.
+    """Score the module after every epoch (and every ``state.validation_interval`` steps
+    inside one); stop after ``patience`` validations without a better score, and end the
+    fit with the best validation's weights.
 
     Parameters
     ----------
     score : callable
         ``score(module) -> float``, higher is better (validation NDCG@k).
     patience : int or None
-        Epochs without improvement before stopping; None only records the scores
+        Validations without improvement before stopping; None only records the scores
         (no stop, the last epoch's weights kept).
     """
 
     def __init__(self, score, patience: int) -> None:
         self.score, self.patience = score, patience
         self.best, self.best_state, self.stale = -np.inf, None, 0
+        self.pending = False  # steps trained since the last validation
+
+    def on_batch_end(self, state) -> None:
+        every, step = state.validation_interval, state.epoch_step
+        self.pending = True
+        if every and step % every == 0 and step < state.steps_per_epoch:
+            self._validate(state, state.epoch + step / state.steps_per_epoch)
 
     def on_epoch_end(self, state) -> None:
+        if self.pending:  # not when a validation inside the epoch has just stopped it
+            self._validate(state, float(state.epoch))
+
+    def _validate(self, state, where: float) -> None:
+        self.pending = False
         score = state.strategy.from_main(self.score(state.module))  # rank 0's decides
         state.validation_scores.append(score)
+        state.validation_epochs.append(where)
         if self.patience is None:  # scores recorded only
             return
         if score > self.best:
             self.best, self.stale = score, 0
             self.best_state = copy.deepcopy(state.module.state_dict())
-            state.best_epoch = state.epoch
+            state.best_epoch = math.ceil(where)
         else:
             self.stale += 1
             state.stop = self.stale >= self.patience
@@ -213,6 +228,9 @@ class Checkpoint(Callback):
             self.sampling.load_state_dict(saved["sampling"])
         state.loss_curve[:] = saved["loss_curve"]
         state.validation_scores[:] = saved["validation_scores"]
+        state.validation_epochs[:] = saved.get(  # files written before it: once an epoch
+            "validation_epochs", epoch_ends(len(saved["validation_scores"]))
+        )
         state.epoch = saved["epoch"]
         state.best_epoch = saved["best_epoch"]
         state.stop = saved["stopped"]
@@ -234,6 +252,7 @@ class Checkpoint(Callback):
             "cuda_rng": torch.cuda.get_rng_state() if state.device.type == "cuda" else None,
             "loss_curve": list(state.loss_curve),
             "validation_scores": list(state.validation_scores),
+            "validation_epochs": list(state.validation_epochs),
             "best_epoch": state.best_epoch,
             "stopped": state.stop,
             "sampling": self.sampling.state_dict(),

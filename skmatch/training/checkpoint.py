@@ -16,7 +16,9 @@ FORMAT = "skmatch-checkpoint"
 FORMAT_VERSION = 1
 FILENAME = "checkpoint.pt"
 # parameters that may change between an interrupted fit and its resumption
-_RESUMABLE = {"n_epochs", "warm_start", "checkpoint_dir", "verbose", "device"}
+_RESUMABLE = {
+    "n_epochs", "warm_start", "checkpoint_dir", "verbose", "device", "validation_interval"
+}
 
 
 def checkpoint_path(directory) -> Path:

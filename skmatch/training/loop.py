@@ -34,10 +34,19 @@ class FitState:
         Batches per epoch (of this process).
     epoch : int
         Epochs done.
-    loss_curve, validation_scores : list of float
-        Mean training loss and validation score of every epoch done.
+    validation_interval : int
+        Steps between two validations inside an epoch (the early-stopping callback
+        also validates at every epoch's end); ``steps_per_epoch`` or more: once an epoch.
+    epoch_step : int
+        Steps done in the current epoch.
+    loss_curve : list of float
+        Mean training loss of every epoch done (the last one over its steps done, when
+        early stopping ended it between two validations).
+    validation_scores, validation_epochs : list of float
+        Every validation's score, and where in the fit it was taken, in epochs (``2.5``:
+        halfway through the third epoch).
     best_epoch : int or None
-        The epoch whose weights early stopping keeps.
+        The epoch during which early stopping took the weights it keeps.
     stop : bool
         Set by a callback to end the fit after this epoch.
     name : str
@@ -53,13 +62,23 @@ class FitState:
     strategy: object
     n_epochs: int
     steps_per_epoch: int
+    validation_interval: int = 0
     epoch: int = 0
+    epoch_step: int = 0
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
+    validation_epochs: list = field(default_factory=list)
     best_epoch: int | None = None
     stop: bool = False
     name: str = "model"
     hint: str = ""
+
+
+def epoch_ends(n: int) -> list[float]:
+    """Where ``n`` validations made once an epoch were taken: ``[1.0, 2.0, ..., n]`` (the
+    ``validation_epochs`` of fits, checkpoints and files from before validations inside
+    an epoch)."""
+    return [float(e) for e in range(1, n + 1)]
 
 
 def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callbacks=()) -> FitState:
@@ -93,6 +112,7 @@ def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callback
         module.train()
         order, batch_rng = strategy.epoch_order(state.rng, plan.units)
         total = torch.zeros((), device=state.device)
+        state.epoch_step = 0
         # the batches' order comes from the generator every rank shares: under DDP the
         # ranks' short batches then fall on the same step
         for units in plan.batches(order, batch_size, state.rng):
@@ -104,10 +124,14 @@ def fit_loop(state: FitState, plan, objective, *, batch_size: int, amp, callback
             for cb in callbacks:
                 cb.on_after_backward(state)
             state.optimizer.step()
+            state.epoch_step += 1
             for cb in callbacks:
                 cb.on_batch_end(state)
             total += loss.detach()
-        epoch_loss = float(strategy.mean(total)) / state.steps_per_epoch
+            if state.stop:  # early stopping, at a validation inside the epoch
+                break
+        steps = state.epoch_step if state.stop else state.steps_per_epoch
+        epoch_loss = float(strategy.mean(total)) / steps
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(
                 f"{state.name}: the training loss became {epoch_loss} at epoch {epoch + 1}. "

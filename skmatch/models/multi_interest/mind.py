@@ -96,7 +96,7 @@ class MIND(MultiInterestMatcher):
         Shared by the neural models: see :class:`~skmatch.models.TorchMatcher`.
     weight_decay, embedding_l2, batch_size, n_epochs, lr_schedule, clip_grad_norm
         Shared training parameters (see :class:`~skmatch.models.TorchMatcher`).
-    early_stopping, n_iter_no_change, device, amp, index, index_params, k
+    early_stopping, n_iter_no_change, validation_interval, device, amp, index, index_params, k
         Shared (see :class:`~skmatch.models.TorchMatcher`).
     checkpoint_dir, warm_start, verbose, random_state
         Shared (see :class:`~skmatch.models.TorchMatcher`).
@@ -121,7 +121,8 @@ class MIND(MultiInterestMatcher):
         learning_rate: float = 1e-3, weight_decay: float = 0.0, embedding_l2: float = 0.0,
         batch_size: int = 256, n_epochs: int = 100, lr_schedule: str | None = None,
         clip_grad_norm: float | None = None, early_stopping: bool = True,
-        n_iter_no_change: int = 10, device: str = "auto", amp: str | bool = "auto",
+        n_iter_no_change: int = 10,
+        validation_interval: int | str = "auto", device: str = "auto", amp: str | bool = "auto",
         index: str = "auto", index_params: dict | None = None, k: int = 10,
         checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,

@@ -87,7 +87,7 @@ class SASRec(SequentialMatcher):
         Shared by the neural models: see :class:`~skmatch.models.TorchMatcher`.
     learning_rate, weight_decay, embedding_l2, n_epochs, lr_schedule, clip_grad_norm
         Shared training parameters (see :class:`~skmatch.models.TorchMatcher`).
-    early_stopping, n_iter_no_change, device, amp, index, index_params, k
+    early_stopping, n_iter_no_change, validation_interval, device, amp, index, index_params, k
         Shared (see :class:`~skmatch.models.TorchMatcher`).
     checkpoint_dir, warm_start, verbose, random_state
         Shared (see :class:`~skmatch.models.TorchMatcher`).
@@ -119,7 +119,8 @@ class SASRec(SequentialMatcher):
         logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
         embedding_l2: float = 0.0, batch_size: int | str = "auto", n_epochs: int = 200,
         lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
+        early_stopping: bool = True, n_iter_no_change: int = 10,
+        validation_interval: int | str = "auto", device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,

@@ -49,9 +49,9 @@ class YoutubeDNN(TwoTowerMatcher):
         Shared by the neural models: see :class:`~skmatch.models.TorchMatcher`.
     logq_correction, learning_rate, weight_decay, embedding_l2, batch_size, n_epochs
         Shared training parameters (see :class:`~skmatch.models.TorchMatcher`).
-    lr_schedule, clip_grad_norm, early_stopping, n_iter_no_change, device, amp, index
+    lr_schedule, clip_grad_norm, early_stopping, n_iter_no_change, validation_interval, device, amp
         Shared (see :class:`~skmatch.models.TorchMatcher`).
-    index_params, k, checkpoint_dir, warm_start, verbose, random_state
+    index, index_params, k, checkpoint_dir, warm_start, verbose, random_state
         Shared (see :class:`~skmatch.models.TorchMatcher`).
 
     Attributes
@@ -70,7 +70,8 @@ class YoutubeDNN(TwoTowerMatcher):
         temperature: float = 1.0, logq_correction: bool = True, learning_rate: float = 1e-3,
         weight_decay: float = 0.0, embedding_l2: float = 0.0, batch_size: int = 256,
         n_epochs: int = 100, lr_schedule: str | None = None, clip_grad_norm: float | None = None,
-        early_stopping: bool = True, n_iter_no_change: int = 10, device: str = "auto",
+        early_stopping: bool = True, n_iter_no_change: int = 10,
+        validation_interval: int | str = "auto", device: str = "auto",
         amp: str | bool = "auto", index: str = "auto", index_params: dict | None = None,
         k: int = 10, checkpoint_dir: str | os.PathLike | None = None, warm_start: bool = False,
         verbose: bool = False, random_state: int | np.random.Generator | None = None, **aliases,
