@@ -100,20 +100,22 @@ class EarlyStopping(Callback):
     def __init__(self, score, patience: int) -> None:
         self.score, self.patience = score, patience
         self.best, self.best_state, self.stale = -np.inf, None, 0
-        self.pending = False  # steps trained since the last validation
+
+    @staticmethod
+    def _inside(state) -> bool:
+        """Whether the step just done is one of the epoch's validations before its end."""
+        every, step = state.validation_interval, state.epoch_step
+        return bool(every) and step % every == 0 and step < state.steps_per_epoch
 
     def on_batch_end(self, state) -> None:
-        every, step = state.validation_interval, state.epoch_step
-        self.pending = True
-        if every and step % every == 0 and step < state.steps_per_epoch:
-            self._validate(state, state.epoch + step / state.steps_per_epoch)
+        if self._inside(state):
+            self._validate(state, state.epoch + state.epoch_step / state.steps_per_epoch)
 
     def on_epoch_end(self, state) -> None:
-        if self.pending:  # not when a validation inside the epoch has just stopped it
+        if not self._inside(state):  # else a validation inside the epoch just stopped it
             self._validate(state, float(state.epoch))
 
     def _validate(self, state, where: float) -> None:
-        self.pending = False
         score = state.strategy.from_main(self.score(state.module))  # rank 0's decides
         state.validation_scores.append(score)
         state.validation_epochs.append(where)
