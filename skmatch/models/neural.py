@@ -388,7 +388,7 @@ class TorchMatcher(BaseMatcher):
 
     def _validation_every(self, steps_per_epoch: int) -> int:
         """``validation_interval`` as a number of steps (see the class docstring)."""
-        every = getattr(self, "validation_interval", "auto")  # files saved before it
+        every = self.validation_interval
         if every != "auto":
             return int(every)
         parts = -(-steps_per_epoch // VALIDATION_STEPS)

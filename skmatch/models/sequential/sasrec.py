@@ -153,5 +153,5 @@ class SASRec(SequentialMatcher):
             user_features=self._feature_defs("user"),
             ff_dim=self.hidden_size,
             block=self.block,
-            anchor=getattr(self, "position_anchor", "last"),  # files saved before it
+            anchor=self.position_anchor,
         )
