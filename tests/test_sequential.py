@@ -15,7 +15,13 @@ from skmatch.models.sequential.narm import NARMModule
 from skmatch.models.sequential.sasrec import SASRecModule
 from skmatch.models.sequential.stamp import STAMPModule
 from skmatch.nn.protocol import Batch
-from skmatch.nn.sequence import CausalSelfAttention, PackedGRU, left_to_right, right_to_left
+from skmatch.nn.sequence import (
+    CausalSelfAttention,
+    PackedGRU,
+    causal_low_pass,
+    left_to_right,
+    right_to_left,
+)
 from skmatch.training import FrequencyLogQ, Objective
 from skmatch.training.plans import WindowPlan, windows
 
@@ -216,11 +222,67 @@ def test_ligr_block_gates_each_residual_branch_with_its_input():
         SASRec(block="gpt").fit(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}))
 
 
+def test_bsarec_filter_is_the_papers_at_the_last_position_of_each_prefix():
+    """Row t of the causal low-pass is what BSARec's FFT filter (keep the c // 2 + 1
+    lowest frequencies of the window, orthonormal) gives the window's last position when
+    the history ending at t is left-padded to the whole window."""
+    L, c = 20, 5
+    low = causal_low_pass(L, c).double()
+    assert torch.equal(low, low.tril())  # causal
+    x = torch.randn(3, L, 4, dtype=torch.float64)
+    for t in (0, 6, L - 1):
+        window = torch.zeros_like(x)
+        window[:, L - 1 - t :] = x[:, : t + 1]
+        spectrum = torch.fft.rfft(window, dim=1, norm="ortho")
+        spectrum[:, c // 2 + 1 :] = 0
+        paper = torch.fft.irfft(spectrum, n=L, dim=1, norm="ortho")[:, -1]
+        torch.testing.assert_close((low @ x)[:, t], paper, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="cutoff"):
+        causal_low_pass(L, 0)
+
+
+def test_bsarec_settings_reach_the_loss(split):
+    base = dict(FAST, block="bsarec", n_epochs=1)
+    losses = [
+        SASRec(**base, **extra).fit(split[0]).loss_curve_
+        for extra in ({}, dict(filter_mix=0.3), dict(filter_cutoff=9))
+    ]
+    assert losses[0] != losses[1] and losses[0] != losses[2]
+
+
+def test_bsarec_block_mixes_the_filter_into_the_attention_branch():
+    """``block="bsarec"`` with ``mix=1`` is the plain block with the same weights; with
+    ``mix < 1`` the filter changes the states; its settings are refused elsewhere."""
+    torch.manual_seed(0)
+    x, mask = torch.randn(3, 7, 16), torch.rand(3, 7) > 0.3
+    mixed = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=0.7).eval()
+    assert len(mixed.sqrt_beta) == 2 and mixed.low_pass.shape == (7, 7)
+    assert "low_pass" not in mixed.state_dict()  # rebuilt from max_len and cutoff
+    attention_only = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=1.0).eval()
+    attention_only.load_state_dict(mixed.state_dict())
+    plain = CausalSelfAttention(16, 2, 2, 0.0, 7).eval()
+    plain.load_state_dict(mixed.state_dict(), strict=False)
+    torch.testing.assert_close(attention_only(x, mask), plain(x, mask))
+    assert not torch.allclose(mixed(x, mask), plain(x, mask), atol=1e-3)
+    empty = pd.DataFrame({"user_id": ["u"], "item_id": ["i"]})
+    for bad, match in [
+        (dict(filter_mix=0.5), "filter_mix applies to block='bsarec' only"),
+        (dict(block="ligr", filter_cutoff=3), "filter_cutoff applies"),
+        (dict(block="bsarec", filter_mix=1.5), r"filter_mix must be in \[0, 1\]"),
+        (dict(block="bsarec", filter_cutoff=0), "filter_cutoff must be an integer"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            SASRec(**bad).fit(empty)
+
+
 def _window_models():
     return {
         "GRU4Rec": lambda: GRU4RecModule(40, 16, 24, 1, 0.0),
         "NARM": lambda: NARMModule(40, 16, 24, 1, 0.0, 0.0),
         "SASRec-first": lambda: SASRecModule(40, 16, 2, 2, 0.0, 12, anchor="first"),
+        "SASRec-bsarec-first": lambda: SASRecModule(
+            40, 16, 2, 2, 0.0, 12, anchor="first", block="bsarec", mix=0.5
+        ),
     }
 
 

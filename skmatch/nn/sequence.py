@@ -67,7 +67,7 @@ class SwiGLU(nn.Module):
         return self.down(self.dropout(F.silu(self.gate(x)) * self.up(x)))
 
 
-BLOCKS = ("sasrec", "ligr")
+BLOCKS = ("sasrec", "ligr", "bsarec")
 ANCHORS = ("last", "first")  # where a window's positions are counted from
 
 
@@ -90,6 +90,9 @@ class CausalSelfAttention(nn.Module):
         feed-forward. ``"ligr"`` (LinkedIn's LiGR layer, the block of eSASRec): each
         residual branch is gated by ``sigmoid(linear(h))`` of the block's un-normalised
         input, and the feed-forward is a bias-free SwiGLU.
+    mix, cutoff : float, int, default 0.7, 5
+        ``"bsarec"`` blocks only: the weight of the attention branch against the
+        frequency filter, and the filter's ``c`` (BSARec's ``alpha`` and ``c``).
     anchor : {"last", "first"}, default "last"
         ``"last"`` (the paper's): the newest slot of the window is position
         ``max_len - 1`` and a short history sits at the end of the table. ``"first"``:
@@ -100,7 +103,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
                  position_std: float = 1.0, ff_dim: int | None = None,
-                 block: str = "sasrec", anchor: str = "last") -> None:  # fmt: skip
+                 block: str = "sasrec", anchor: str = "last", mix: float = 0.7,
+                 cutoff: int = 5) -> None:  # fmt: skip
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")
@@ -122,6 +126,14 @@ class CausalSelfAttention(nn.Module):
         gated = block == "ligr"
         self.attn_gate = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers * gated)])
         self.ff_gate = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_layers * gated)])
+        # BSARec's frequency filter: a causal low-pass operator and a learned high-pass scale
+        filtered = block == "bsarec"
+        self.mix = mix
+        self.sqrt_beta = nn.ParameterList(
+            [nn.Parameter(torch.randn(dim)) for _ in range(n_layers * filtered)]
+        )
+        if filtered:
+            self.register_buffer("low_pass", causal_low_pass(max_len, cutoff), persistent=False)
         self.final_norm = nn.LayerNorm(dim)
         self.attn_drop = Dropout(dropout)  # on the attention weights
 
@@ -148,7 +160,8 @@ class CausalSelfAttention(nn.Module):
             bias = torch.zeros(allowed.shape, dtype=h.dtype, device=x.device)
             bias.masked_fill_(~allowed, float("-inf"))  # [B, 1, L, L], shared by the blocks
         for i in range(len(self.qkv)):
-            qkv = self.qkv[i](self.attn_norm[i](h)).view(B, L, 3, heads, D // heads)
+            normed = self.attn_norm[i](h)
+            qkv = self.qkv[i](normed).view(B, L, 3, heads, D // heads)
             q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, L, D / H]
             if by_hand:
                 scores = torch.matmul(q, k.transpose(-2, -1)).mul_((D // heads) ** -0.5)
@@ -156,11 +169,41 @@ class CausalSelfAttention(nn.Module):
             else:
                 att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
             att = self.dropout(self.proj[i](att.transpose(1, 2).reshape(B, L, D)))
+            if self.sqrt_beta:  # BSARec: attention mixed with the frequency filter
+                att = self.mix * att + (1 - self.mix) * self.dropout(self._filter(normed, mask, i))
             h = h + (att * torch.sigmoid(self.attn_gate[i](h)) if self.attn_gate else att)
             ff = self.dropout(self.ff[i](self.ff_norm[i](h)))
             h = h + (ff * torch.sigmoid(self.ff_gate[i](h)) if self.ff_gate else ff)
             h = h * mask.unsqueeze(-1).to(h.dtype)
         return self.final_norm(h)
+
+    def _filter(self, normed: torch.Tensor, mask: torch.Tensor, i: int) -> torch.Tensor:
+        """BSARec's filter branch of block ``i``: ``low + beta**2 * (x - low)``, x the
+        block's normalised input with padding zeroed: ``[B, L, D] -> [B, L, D]``."""
+        L = normed.shape[1]
+        x = normed * mask.unsqueeze(-1).to(normed.dtype)
+        low = torch.matmul(self.low_pass[:L, :L].to(x.dtype), x)  # [L, L] @ [B, L, D]
+        return low + self.sqrt_beta[i].square() * (x - low)
+
+
+def causal_low_pass(max_len: int, cutoff: int) -> torch.Tensor:
+    """BSARec's low-pass filter, made causal: ``[max_len, max_len]``, lower triangular.
+
+    BSARec keeps the ``cutoff // 2 + 1`` lowest frequencies of the real FFT of a window of
+    ``max_len`` (orthonormal). Row ``t`` of the result applies to a history ending at
+    ``t`` the filter that the window's last position gets when that history is the whole
+    (left-padded) window: ``low[t] = sum_k f[k] x[t - k]``, with ``f`` the filter's row
+    for the last position. So the state at ``t`` is that of its prefix, as in any causal
+    block, and every position of a window can be trained in one pass.
+    """
+    if cutoff < 1:
+        raise ValueError(f"cutoff must be >= 1, got {cutoff}.")
+    spectrum = torch.fft.rfft(torch.eye(max_len, dtype=torch.float64), dim=0, norm="ortho")
+    spectrum[cutoff // 2 + 1 :] = 0
+    full = torch.fft.irfft(spectrum, n=max_len, dim=0, norm="ortho")  # low = full @ x
+    kernel = full[max_len - 1].flip(0)  # f[k]: the weight of x[t - k] at t
+    lag = torch.arange(max_len).unsqueeze(1) - torch.arange(max_len).unsqueeze(0)  # t - j
+    return torch.where(lag >= 0, kernel[lag.clamp(min=0)], 0.0).to(torch.float32)
 
 
 def _feed_forward(dim: int, width: int | None, dropout: float, block: str) -> nn.Module:

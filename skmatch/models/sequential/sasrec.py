@@ -19,8 +19,8 @@ class SASRecModule(ItemTableModule):
     """Causal self-attention over the embedded history; the last state is the user."""
 
     def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len, item_features=(),
-                 user_features=(), ff_dim=None, block="sasrec",
-                 anchor="last") -> None:  # fmt: skip
+                 user_features=(), ff_dim=None, block="sasrec", anchor="last",
+                 mix=0.7, cutoff=5) -> None:  # fmt: skip
         super().__init__(n_item_codes, dim, item_features=item_features,
                          user_features=user_features)  # fmt: skip
         # positions start on the scale of the sqrt(D)-scaled item rows (ITEM_STD * sqrt(D)),
@@ -28,7 +28,7 @@ class SASRecModule(ItemTableModule):
         # over 3 seeds (docs/benchmarks.md, "SASRec position init")
         self.encoder = CausalSelfAttention(
             dim, n_heads, n_layers, dropout, max_len, position_std=ITEM_STD * dim**0.5,
-            ff_dim=ff_dim, block=block, anchor=anchor,
+            ff_dim=ff_dim, block=block, anchor=anchor, mix=mix, cutoff=cutoff,
         )
 
     def sequence_forward(self, batch: Batch, positions=None) -> torch.Tensor:
@@ -60,11 +60,21 @@ class SASRec(SequentialMatcher):
         Width of the feed-forward layers (when None: ``embed_dim`` for ``"sasrec"``
         blocks, as in the paper, and ``4 * embed_dim`` for ``"ligr"``; Torch-RecHub's
         and RecBole's ``inner_size``).
-    block : {"sasrec", "ligr"}, default="sasrec"
+    block : {"sasrec", "ligr", "bsarec"}, default="sasrec"
         The transformer block. ``"sasrec"``: the paper's, pre-layer-norm with a GELU
         feed-forward. ``"ligr"``: the LiGR layer of eSASRec (Tikhonovich et al., RecSys
         2025), whose residual branches are gated by a sigmoid of the block's input and
-        whose feed-forward is a SwiGLU.
+        whose feed-forward is a SwiGLU. ``"bsarec"``: BSARec's layer (Shin et al., AAAI
+        2024), the attention mixed with a Fourier low-pass filter of the history plus a
+        learned share of its high frequencies; the filter is made causal (each position
+        filters its own prefix, as the paper's last position does), so that every
+        position still trains in one pass.
+    filter_mix : float, optional
+        ``block="bsarec"`` only: the attention's weight against the filter, in [0, 1]
+        (BSARec's ``alpha``; 0.7 when None, the paper's value for Beauty).
+    filter_cutoff : int, optional
+        ``block="bsarec"`` only: the filter keeps the ``filter_cutoff // 2 + 1`` lowest
+        frequencies of a ``max_seq_len`` window (BSARec's ``c``; 5 when None).
     position_anchor : {"last", "first"}, default="last"
         Where learned positions are counted from. ``"last"`` (the paper's): a window's
         newest slot is the last position, so a training state after ``t`` items sees
@@ -112,7 +122,9 @@ class SASRec(SequentialMatcher):
 
     def __init__(
         self, *, n_layers: int = 2, n_heads: int = 2, hidden_size: int | None = None,
-        block: str = "sasrec", position_anchor: str = "last", dropout: float | str = "auto",
+        block: str = "sasrec", filter_mix: float | None = None,
+        filter_cutoff: int | None = None, position_anchor: str = "last",
+        dropout: float | str = "auto",
         train_positions: str = "all",
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
         negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
@@ -134,6 +146,13 @@ class SASRec(SequentialMatcher):
             check_int(self.hidden_size, "hidden_size")
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}.")
+        for name in ("filter_mix", "filter_cutoff"):
+            if getattr(self, name) is not None and self.block != "bsarec":
+                raise ValueError(f"{name} applies to block='bsarec' only (block={self.block!r}).")
+        if self.filter_mix is not None and not 0.0 <= self.filter_mix <= 1.0:
+            raise ValueError(f"filter_mix must be in [0, 1], got {self.filter_mix!r}.")
+        if self.filter_cutoff is not None:
+            check_int(self.filter_cutoff, "filter_cutoff")
         if self.position_anchor not in ANCHORS:
             raise ValueError(
                 f"position_anchor must be one of {ANCHORS}, got {self.position_anchor!r}."
@@ -154,4 +173,6 @@ class SASRec(SequentialMatcher):
             ff_dim=self.hidden_size,
             block=self.block,
             anchor=self.position_anchor,
+            mix=0.7 if self.filter_mix is None else self.filter_mix,
+            cutoff=5 if self.filter_cutoff is None else self.filter_cutoff,
         )
