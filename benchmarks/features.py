@@ -5,6 +5,8 @@ Run from the repository root::
     SKMATCH_DATA_HOME=/work/shared/data python -m benchmarks.features --dataset ml-100k
     python -m benchmarks.features --dataset beauty --models SASRec,DSSM
     python -m benchmarks.features --cold-start --models DSSM,SASRec,MIND
+    python -m benchmarks.features --dataset beauty --models SASRec --only features \
+        --set block=bsarec --set n_heads=1    # exploration: not the defaults
 
 **Features against ids** (``--dataset``): the strict protocol of ``benchmarks.run`` (fit
 on ``train2``, embed from ``train1``, rank the test event over the full catalogue, seen
@@ -40,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import command_line, machine, markdown_table, today  # noqa: E402
+from defaults import _pairs  # noqa: E402  (key=value parameters, as benchmarks.defaults)
 
 MODELS = ("SASRec", "GRU4Rec", "MIND", "DSSM")
 FEATURES = {
@@ -59,7 +62,8 @@ def load(dataset: str):
     return load_amazon_beauty(attributes=True)
 
 
-def run_one(name: str, dataset: str, with_features: bool, seed: int, threads: int = 2) -> dict:
+def run_one(name: str, dataset: str, with_features: bool, seed: int, threads: int = 2,
+            params: dict | None = None) -> dict:  # fmt: skip
     import torch
     from run import ranking_metrics
 
@@ -74,10 +78,10 @@ def run_one(name: str, dataset: str, with_features: bool, seed: int, threads: in
     # the model's own default spec (its history window), with the features set
     spec = cls()._default_spec().set_params(**(FEATURES[dataset] if with_features else {}))
     t0 = time.perf_counter()
-    model = cls(feature_spec=spec, random_state=seed).fit(train2)
+    model = cls(feature_spec=spec, random_state=seed, **(params or {})).fit(train2)
     fit_s = time.perf_counter() - t0
     metrics = ranking_metrics(model, train1, test, df["item_id"].nunique())
-    return {"model": name, "features": with_features, "fit_s": fit_s,
+    return {"model": name, "features": with_features, "fit_s": fit_s, "set": params or {},
             "epochs": model.n_epochs_, "test": metrics}  # fmt: skip
 
 
@@ -137,6 +141,8 @@ def main(argv=None) -> int:
     p.add_argument("--cold-start", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads per fit")
+    p.add_argument("--only", choices=["ids", "features"], help="one of the two fits")
+    p.add_argument("--set", action="append", help="key=value: a model parameter (exploration)")
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--with-features", action="store_true", help=argparse.SUPPRESS)
@@ -145,7 +151,7 @@ def main(argv=None) -> int:
     if args.one:
         rec = (cold_start_one(args.one, args.seed, args.threads) if args.cold_start
                else run_one(args.one, args.dataset, args.with_features, args.seed,
-                            args.threads))  # fmt: skip
+                            args.threads, _pairs(args.set)))  # fmt: skip
         Path(args.record).write_text(json.dumps(rec))
         return 0
     tag = "cold" if args.cold_start else args.dataset
@@ -153,13 +159,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     records = []
     for name in args.models.split(","):
-        for feats in ([True] if args.cold_start else [False, True]):
+        both = [False, True] if args.only is None else [args.only == "features"]
+        for feats in [True] if args.cold_start else both:
             path = out / f"{name}_{feats}.json"
             cmd = [sys.executable, "-m", "benchmarks.features", "--one", name, "--record",
                    str(path), "--dataset", args.dataset, "--seed", str(args.seed),
                    "--threads", str(args.threads)]  # fmt: skip
             cmd += ["--cold-start"] if args.cold_start else []
             cmd += ["--with-features"] if feats else []
+            cmd += [f"--set={p}" for p in args.set or ()]
             if subprocess.run(cmd, cwd=HERE.parent).returncode == 0:
                 records.append(json.loads(path.read_text()))
                 print(records[-1], flush=True)
@@ -176,13 +184,20 @@ def main(argv=None) -> int:
         rows = []
         for name in args.models.split(","):
             a, b = by.get((name, False)), by.get((name, True))
+            if args.only:  # one of the two fits
+                r = a or b
+                if r:
+                    cells = [f"{r['test']['NDCG@10']:.4f} ({r['epochs']})", ""]
+                    rows.append([name, *(cells if a else cells[::-1]), "",
+                                 f"{r['fit_s']:.0f}"])  # fmt: skip
             if a and b:
                 rows.append([name, f"{a['test']['NDCG@10']:.4f} ({a['epochs']})",
                              f"{b['test']['NDCG@10']:.4f} ({b['epochs']})",
                              f"{b['test']['NDCG@10'] / a['test']['NDCG@10']:.2f}",
                              f"{a['fit_s']:.0f} / {b['fit_s']:.0f}"])  # fmt: skip
+    note = f"\n† not the defaults: {args.set}\n" if args.set else ""
     text = (f"# Features ({tag}, {today()})\n\n`{command_line()}`\n\n{machine()}\n\n"
-            f"{markdown_table(header, rows)}\n")  # fmt: skip
+            f"{markdown_table(header, rows)}\n{note}")  # fmt: skip
     (out / "table.md").write_text(text)
     print(text)
     return 0
