@@ -8,7 +8,7 @@ import pytest
 from skmatch import FeatureSpec
 from skmatch.datasets import make_interactions
 from skmatch.export import export_onnx, item_codes, user_input_names, user_tower_inputs
-from skmatch.models import DSSM, MIND, Popularity, all_estimators
+from skmatch.models import DSSM, MIND, Popularity, SASRec, all_estimators
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -51,6 +51,18 @@ def test_towers_match_transform(cls, data, tmp_path):
     item_file = export_onnx(est, tmp_path / "item.onnx", tower="item")
     items = ort.InferenceSession(str(item_file)).run(None, {"item_codes": item_codes(est)})[0]
     np.testing.assert_allclose(items, est.transform_items(), **TOL)
+
+
+@pytest.mark.parametrize("block", ["ligr", "bsarec"])
+def test_sasrec_blocks_export(block, data, tmp_path):
+    """The optional SASRec blocks (gates; the causal frequency filter) export too."""
+    spec = FeatureSpec(max_seq_len=12)
+    est = SASRec(feature_spec=spec, block=block, embed_dim=8, n_epochs=1, random_state=0,
+                 device="cpu").fit(data)  # fmt: skip
+    users = est.feature_spec_.inverse_transform_users(np.arange(2, 40))
+    session = ort.InferenceSession(str(export_onnx(est, tmp_path / "user.onnx", tower="user")))
+    out = session.run(None, user_tower_inputs(est, users))[0]
+    np.testing.assert_allclose(out, est.transform_users(users), **TOL)
 
 
 @pytest.mark.slow
