@@ -69,6 +69,7 @@ class SwiGLU(nn.Module):
 
 BLOCKS = ("sasrec", "ligr", "bsarec")
 ANCHORS = ("last", "first")  # where a window's positions are counted from
+FILTER_MIX, FILTER_CUTOFF = 0.7, 5  # BSARec's alpha and c for Beauty (its paper's settings)
 
 
 class CausalSelfAttention(nn.Module):
@@ -103,8 +104,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, dim: int, n_heads: int, n_layers: int, dropout: float, max_len: int,
                  position_std: float = 1.0, ff_dim: int | None = None,
-                 block: str = "sasrec", anchor: str = "last", mix: float = 0.7,
-                 cutoff: int = 5) -> None:  # fmt: skip
+                 block: str = "sasrec", anchor: str = "last", mix: float = FILTER_MIX,
+                 cutoff: int = FILTER_CUTOFF) -> None:  # fmt: skip
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")

@@ -12,7 +12,13 @@ from skmatch.models._params import check_int, store_params
 from skmatch.models.sequential._base import SequentialMatcher
 from skmatch.nn.item_table import ITEM_STD, ItemTableModule
 from skmatch.nn.protocol import Batch
-from skmatch.nn.sequence import ANCHORS, BLOCKS, CausalSelfAttention
+from skmatch.nn.sequence import (
+    ANCHORS,
+    BLOCKS,
+    FILTER_CUTOFF,
+    FILTER_MIX,
+    CausalSelfAttention,
+)
 
 
 class SASRecModule(ItemTableModule):
@@ -20,7 +26,7 @@ class SASRecModule(ItemTableModule):
 
     def __init__(self, n_item_codes, dim, n_heads, n_layers, dropout, max_len, item_features=(),
                  user_features=(), ff_dim=None, block="sasrec", anchor="last",
-                 mix=0.7, cutoff=5) -> None:  # fmt: skip
+                 mix=FILTER_MIX, cutoff=FILTER_CUTOFF) -> None:  # fmt: skip
         super().__init__(n_item_codes, dim, item_features=item_features,
                          user_features=user_features)  # fmt: skip
         # positions start on the scale of the sqrt(D)-scaled item rows (ITEM_STD * sqrt(D)),
@@ -173,6 +179,6 @@ class SASRec(SequentialMatcher):
             ff_dim=self.hidden_size,
             block=self.block,
             anchor=self.position_anchor,
-            mix=0.7 if self.filter_mix is None else self.filter_mix,
-            cutoff=5 if self.filter_cutoff is None else self.filter_cutoff,
+            mix=FILTER_MIX if self.filter_mix is None else self.filter_mix,
+            cutoff=FILTER_CUTOFF if self.filter_cutoff is None else self.filter_cutoff,
         )
