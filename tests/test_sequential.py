@@ -133,6 +133,72 @@ def test_every_window_target_weighs_the_same_in_any_batch(split, weighted):
     torch.testing.assert_close(loss(short) + loss(long), loss(units), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("stride", [1, 3, 8])
+def test_overlapping_windows_train_each_target_once_with_its_context(split, stride):
+    """With ``stride`` targets per window, windows of 8 items overlap: every target is
+    trained exactly once (its weight too), at one of a window's last ``stride`` slots,
+    and the window holds the ``8 - 1`` items before it (or all the user has)."""
+    from skmatch import FeatureSpec
+
+    train = split[0].assign(weight=np.arange(len(split[0]), dtype=np.float64) % 5 + 0.5)
+    inter = FeatureSpec(max_seq_len=8).fit_transform(train)
+    plan = WindowPlan(inter, 8, inter.spec.user_table_, stride=stride)
+    disjoint = WindowPlan(inter, 8, inter.spec.user_table_)
+    batch = plan.batch(plan.units, torch.device("cpu"))
+    hist, targets, weights = batch.hist.numpy(), batch.targets.numpy(), batch.weight.numpy()
+    every = disjoint.batch(disjoint.units, torch.device("cpu"))
+    assert (targets > 0).sum() == (every.targets.numpy() > 0).sum()
+    assert weights.sum() == pytest.approx(every.weight.numpy().sum())
+    assert plan.per_window * plan.units.size == pytest.approx(weights.sum())
+    assert (targets[:, : 8 - stride] == 0).all()  # only the last `stride` slots train
+    items, indptr = inter.history.items, inter.history.indptr
+    seen = set()
+    for w, (u, e) in enumerate(zip(plan.users, plan.ends, strict=True)):
+        for slot in np.flatnonzero(targets[w]):
+            at = e - (8 - slot)  # index of this target in `items`
+            assert targets[w, slot] == items[at] and at not in seen
+            seen.add(at)
+            context = items[max(indptr[u], at - 8) : at][-(slot + 1) :]
+            assert hist[w, : slot + 1][-context.size :].tolist() == context.tolist()
+            assert context.size == min(at - indptr[u], slot + 1)
+    assert len(seen) == (targets > 0).sum()
+    if stride == 1:  # one window per target: exactly the row's prefix, as rows train
+        rows = np.flatnonzero(inter.positions > 0)
+        by_item_index = indptr[inter.user_codes[rows]] + inter.positions[rows]
+        order = np.argsort(by_item_index)
+        np.testing.assert_array_equal(np.sort(plan.ends - 1), by_item_index[order])
+        pick = np.argsort(plan.ends - 1)
+        np.testing.assert_array_equal(hist[pick], inter.histories(rows[order], 8))
+
+
+def test_window_stride_takes_effect_and_is_checked(split, tmp_path):
+    from skmatch import FeatureSpec
+
+    train = split[0]
+    mean = train.groupby("user_id").size().mean()
+    kw = dict(FAST, n_epochs=2, early_stopping=False)
+    # "auto": disjoint windows when the histories fit in a window on average ...
+    plain = SASRec(**kw).fit(train)
+    assert mean < 50 and plain.window_stride_ is None
+    assert SASRec(**kw, window_stride=50).fit(train).loss_curve_ == plain.loss_curve_
+    assert SASRec(**kw, window_stride=None).fit(train).loss_curve_ == plain.loss_curve_
+    assert SASRec(**kw, window_stride=7).fit(train).loss_curve_ != plain.loss_curve_
+    # ... half windows when they are longer (rounded up), and then a different fit
+    short = dict(kw, feature_spec=FeatureSpec(max_seq_len=5))
+    half = SASRec(**short).fit(train)
+    assert mean > 5 and half.window_stride_ == 3
+    assert half.loss_curve_ != SASRec(**short, window_stride=None).fit(train).loss_curve_
+    assert half.loss_curve_ == SASRec(**short, window_stride=3).fit(train).loss_curve_
+    half.save(tmp_path / "m.skm")
+    assert SASRec.load(tmp_path / "m.skm").window_stride_ == 3
+    assert GRU4Rec(**short).fit(train).window_stride_ is None  # its default: disjoint
+    assert SASRec(**short, train_positions="last").fit(train).window_stride_ is None
+    with pytest.raises(ValueError, match="window_stride must be an integer >= 1"):
+        NARM(window_stride=0).fit(train)
+    with pytest.raises(ValueError, match="train_positions='last'"):
+        GRU4Rec(window_stride=5, train_positions="last").fit(train)
+
+
 @pytest.mark.parametrize("cls", [GRU4Rec, SASRec])
 def test_window_training_uses_weights(cls, split):
     """Weights of one train exactly as no weights; zero weight on every row of the most

@@ -223,6 +223,10 @@ class TorchMatcher(BaseMatcher):
         """Whether training runs on whole history windows, every position at once."""
         return False
 
+    def _window_stride(self) -> int | None:
+        """Targets per history window (None: the whole window)."""
+        return None
+
     def _plan(self, inter, rows, incremental: bool = False):
         """The batch plan: rows (one example per interaction, always for ``partial_fit``
         passes) or, for window-trained models, history windows."""
@@ -243,7 +247,8 @@ class TorchMatcher(BaseMatcher):
                 stacklevel=_user_stacklevel(),
             )
         spec = self.feature_spec_
-        return WindowPlan(inter, spec.max_seq_len, spec.user_table_, bucket=bucket)
+        return WindowPlan(inter, spec.max_seq_len, spec.user_table_, bucket=bucket,
+                          stride=self._window_stride())  # fmt: skip
 
     def _make_log_q(self, counts: np.ndarray, device):
         """The log-probability of being an in-batch candidate (logQ correction)."""
@@ -564,7 +569,8 @@ class TorchMatcher(BaseMatcher):
     # ------------------------------------------------------------------ persistence
     _FITTED_LISTS = ("loss_curve_", "validation_scores_", "validation_epochs_")
     # fitted numbers kept by save/load when the fit set them (files without them load)
-    _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_", "batch_size_")
+    _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_", "batch_size_",
+                       "window_stride_")  # fmt: skip
 
     def _state(self):
         meta = {name: list(map(float, getattr(self, name))) for name in self._FITTED_LISTS}

@@ -99,9 +99,11 @@ class RowPlan(_Plan):
 class WindowPlan(_Plan):
     """History windows: inputs ``[W, L]`` and next-item targets ``[W, L]``, left-padded.
 
-    Every user's positive items are cut into windows of ``max_len`` targets that cover
-    positions ``1 .. n - 1`` once (see :func:`windows`); each target weighs as its row
-    when the interactions are weighted.
+    Every user's positive items are cut into windows of ``max_len`` items whose last
+    ``stride`` positions are trained, so that the targets cover positions ``1 .. n - 1``
+    once (see :func:`windows`); with ``stride < max_len`` consecutive windows overlap and
+    the earlier items of a window are context only. Each target weighs as its row when
+    the interactions are weighted.
 
     Parameters
     ----------
@@ -110,21 +112,25 @@ class WindowPlan(_Plan):
     user_table : dict of str -> ndarray
         Encoded user side features by user code (the FeatureSpec's ``user_table_``).
     bucket : bool, default True
-        Batches of windows with similar numbers of targets (see :func:`bucketed`).
+        Batches of windows of similar widths (see :func:`bucketed`).
+    stride : int, optional
+        Targets per window (``max_len`` when None: disjoint windows).
     """
 
     def __init__(self, inter: Interactions, max_len: int, user_table: dict,
-                 bucket: bool = True) -> None:  # fmt: skip
+                 bucket: bool = True, stride: int | None = None) -> None:  # fmt: skip
         self.inter, self.max_len, self.user_table = inter, max_len, user_table
-        self.users, self.ends = windows(inter.history, max_len)
+        self.stride = max_len if stride is None else min(int(stride), max_len)
+        self.users, self.ends = windows(inter.history, self.stride)
         self.units = np.arange(self.users.size)
         self.bucket = bucket
-        start = inter.history.indptr[self.users] + 1  # the user's first target
-        self.lengths = np.minimum(self.ends - start, max_len)  # targets of each window
+        first = inter.history.indptr[self.users] + 1  # the user's first target
+        self.lengths = np.minimum(self.ends - first, max_len)  # width of each window
+        self.first_target = np.maximum(first, self.ends - self.stride)
         # the target weight of an average window: a batch's loss is its targets' sum over
         # batch_size times it (see batches), so a target weighs the same in every batch
         if inter.history_weights is None:
-            total = float(self.lengths.sum())
+            total = float((self.ends - self.first_target).sum())
         else:
             total = float(inter.history_weights[_targets_mask(inter.history)].sum())
         self.per_window = total / max(self.units.size, 1)
@@ -145,16 +151,17 @@ class WindowPlan(_Plan):
         hist, length = self.inter.history, self.max_len
         users, ends = self.users[units], self.ends[units]
         start = hist.indptr[users]
+        first = self.first_target[units]  # earlier positions are context only
         batch = Batch(
             hist=torch.from_numpy(gather_windows(hist.items, start, ends - 1, length)),
             user_features={k: torch.from_numpy(t[users]) for k, t in self.user_table.items()},
-            targets=torch.from_numpy(gather_windows(hist.items, start + 1, ends, length)),
+            targets=torch.from_numpy(gather_windows(hist.items, first, ends, length)),
             norm=self.norm,
         )
         if self.inter.history_weights is not None:
             weights = self.inter.history_weights
             batch.weight = torch.from_numpy(
-                gather_windows(weights, start + 1, ends, length, np.float32)
+                gather_windows(weights, first, ends, length, np.float32)
             )
         return batch.to(device, non_blocking=True)
 
@@ -172,8 +179,9 @@ def windows(history: UserHistory, length: int):
     """Cut every user's sequence into windows whose targets cover positions 1..n-1 once.
 
     Returns the user of each window and the (exclusive) end of its targets in
-    ``history.items``: window ``w`` predicts ``items[end - length : end]`` from the item
-    before each, so consecutive windows of a user never share a target.
+    ``history.items``: window ``w`` predicts ``items[end - length : end]`` (``length``
+    targets, the plan's stride) from the item before each, so consecutive windows of a
+    user never share a target.
     """
     n = np.diff(history.indptr)
     per_user = np.where(n >= 2, -(-(n - 1) // length), 0)  # ceil((n - 1) / length)

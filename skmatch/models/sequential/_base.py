@@ -13,17 +13,49 @@ class SequentialMatcher(AutoDropout, TorchMatcher):
     The history window is the FeatureSpec's ``max_seq_len`` (most recent items,
     left-padded); new users are embedded from a DataFrame of their interactions, in
     time order, without refitting. ``train_positions="all"`` trains on history
-    windows (every position predicts its next item, in one pass), ``"last"`` on one
-    example per interaction (its whole prefix). ``dropout="auto"`` (SASRec's default;
-    the others accept it) is resolved once in ``fit`` into ``dropout_``. Defaults follow the papers
-    and RecBole: a full softmax over the catalogue (``negatives="all"``), which is what
-    makes these models strong; ``"in_batch"`` or a sampler suit very large catalogues.
+    windows (every position predicts its next item, in one pass; with
+    ``window_stride`` the windows overlap and train their newest positions only),
+    ``"last"`` on one example per interaction (its whole prefix). ``dropout="auto"``
+    (SASRec's default; the others accept it) is resolved once in ``fit`` into
+    ``dropout_``. Defaults follow the papers and RecBole: a full softmax over the
+    catalogue (``negatives="all"``), which is what makes these models strong;
+    ``"in_batch"`` or a sampler suit very large catalogues.
     """
 
     def _windowed(self) -> bool:
         return self.train_positions == "all"
 
+    def _fit(self, inter, validation_data=None) -> None:
+        self.window_stride_ = self._resolve_window_stride()
+        super()._fit(inter, validation_data)
+
+    def _resolve_window_stride(self) -> int | None:
+        """``window_stride`` with ``"auto"`` resolved from the training histories: half
+        the window when they are longer than the window on average (dense data, where
+        disjoint windows cut most histories and leave the first targets of each window
+        with little context), else disjoint windows (None)."""
+        if self.train_positions != "all":
+            return None
+        if self.window_stride != "auto":
+            return self.window_stride
+        window = self.feature_spec_.max_seq_len
+        lengths = self.history_.lengths()
+        mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
+        return -(-window // 2) if mean > window else None
+
+    def _window_stride(self) -> int | None:
+        """Targets per history window (``window_stride_``, resolved in ``fit``)."""
+        return getattr(self, "window_stride_", None)
+
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_layers, "n_layers")
         check_choice(self.train_positions, "train_positions", ("all", "last"))
+        stride = self.window_stride
+        if stride is not None and stride != "auto":
+            check_int(stride, "window_stride")
+            if self.train_positions != "all":
+                raise ValueError(
+                    f"window_stride={stride!r} applies to history windows only "
+                    f"(train_positions='all'), not train_positions={self.train_positions!r}."
+                )

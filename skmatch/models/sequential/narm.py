@@ -82,6 +82,17 @@ class NARM(SequentialMatcher):
     train_positions : {"all", "last"}, default="all"
         History windows, or one example per interaction with its whole prefix (one
         GRU pass per example).
+    window_stride : int, "auto" or None, default=None
+        With ``train_positions="all"``: the targets of a history window. Windows of
+        ``max_seq_len`` items then overlap, and each trains its last ``window_stride``
+        positions only, so that every target has at least ``max_seq_len -
+        window_stride`` earlier items in its window when its user has them. None:
+        disjoint windows, every position trained (the cheapest epoch); ``"auto"``: half
+        the window (rounded up) when the training histories are longer than the window
+        on average (dense data, where disjoint windows cut most of them), else None.
+        The value used is ``window_stride_``.
+        SASRec's default is ``"auto"``; NARM's stays None (half windows gave +6% and
+        -16% on MovieLens 100K with two seeds).
     negatives : str, default="all"
         A full softmax over the catalogue (see :class:`~skmatch.models.TorchMatcher`).
     batch_size : int or "auto", default="auto"
@@ -99,6 +110,8 @@ class NARM(SequentialMatcher):
     Attributes
     ----------
     module_ : NARMModule
+    window_stride_ : int or None
+        The targets per training window (None: disjoint windows).
     feature_spec_, index_, history_, item_vectors_, loss_curve_, n_iter_
         As for every neural model (see :class:`~skmatch.models.TorchMatcher`).
     """
@@ -106,6 +119,7 @@ class NARM(SequentialMatcher):
     def __init__(
         self, *, hidden_size: int = 100, n_layers: int = 1, dropout: float = 0.25,
         output_dropout: float = 0.5, train_positions: str = "all",
+        window_stride: int | str | None = None,
         feature_spec: FeatureSpec | None = None, embed_dim: int = 64, mode: str = "listwise",
         negatives: str = "all", n_negatives: int = 100, temperature: float = 1.0,
         logq_correction: bool = True, learning_rate: float = 1e-3, weight_decay: float = 0.0,
