@@ -58,16 +58,10 @@ class GRU4Rec(SequentialMatcher):
         ``"all"``: every position of a history window predicts its next item, in one
         pass; ``"last"``: one example per interaction (its whole prefix).
     window_stride : int, "auto" or None, default=None
-        With ``train_positions="all"``: the targets of a history window. Windows of
-        ``max_seq_len`` items then overlap, and each trains its last ``window_stride``
-        positions only, so that every target has at least ``max_seq_len -
-        window_stride`` earlier items in its window when its user has them. None:
-        disjoint windows, every position trained (the cheapest epoch); ``"auto"``: half
-        the window (rounded up) when the training histories are longer than the window
-        on average (dense data, where disjoint windows cut most of them), else None.
-        The value used is ``window_stride_``.
-        SASRec's default is ``"auto"``; GRU4Rec's stays None (half windows did not
-        help it on MovieLens 100K).
+        None (the default): disjoint windows, every position trained. An int trains
+        overlapping windows on their last ``window_stride`` positions; ``"auto"`` is
+        half the window on dense data (see :class:`~skmatch.models.SASRec`, whose
+        default it is). Half windows did not help GRU4Rec on MovieLens 100K.
     negatives : str, default="all"
         A full softmax over the catalogue (see :class:`~skmatch.models.TorchMatcher`).
     batch_size : int or "auto", default="auto"
