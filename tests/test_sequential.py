@@ -140,6 +140,10 @@ def test_overlapping_windows_train_each_target_once_with_its_context(split, stri
     and the window holds the ``8 - 1`` items before it (or all the user has)."""
     from skmatch import FeatureSpec
 
+    unweighted = FeatureSpec(max_seq_len=8).fit_transform(split[0])
+    plan = WindowPlan(unweighted, 8, unweighted.spec.user_table_, stride=stride)
+    targets = plan.batch(plan.units, torch.device("cpu")).targets.numpy()
+    assert plan.per_window * plan.units.size == pytest.approx((targets > 0).sum())
     train = split[0].assign(weight=np.arange(len(split[0]), dtype=np.float64) % 5 + 0.5)
     inter = FeatureSpec(max_seq_len=8).fit_transform(train)
     plan = WindowPlan(inter, 8, inter.spec.user_table_, stride=stride)
@@ -158,9 +162,10 @@ def test_overlapping_windows_train_each_target_once_with_its_context(split, stri
             at = e - (8 - slot)  # index of this target in `items`
             assert targets[w, slot] == items[at] and at not in seen
             seen.add(at)
-            context = items[max(indptr[u], at - 8) : at][-(slot + 1) :]
-            assert hist[w, : slot + 1][-context.size :].tolist() == context.tolist()
-            assert context.size == min(at - indptr[u], slot + 1)
+            assert slot >= 8 - stride  # so at least 8 - stride items of context ...
+            context = items[max(indptr[u], at - (slot + 1)) : at]  # ... or all the user has
+            assert hist[w, slot + 1 - context.size : slot + 1].tolist() == context.tolist()
+            assert (hist[w, : slot + 1 - context.size] == 0).all()
     assert len(seen) == (targets > 0).sum()
     if stride == 1:  # one window per target: exactly the row's prefix, as rows train
         rows = np.flatnonzero(inter.positions > 0)
@@ -191,10 +196,18 @@ def test_window_stride_takes_effect_and_is_checked(split, tmp_path):
     assert half.loss_curve_ == SASRec(**short, window_stride=3).fit(train).loss_curve_
     half.save(tmp_path / "m.skm")
     assert SASRec.load(tmp_path / "m.skm").window_stride_ == 3
-    assert GRU4Rec(**short).fit(train).window_stride_ is None  # its default: disjoint
+    assert SASRec(**short, window_stride=99).fit(train).window_stride_ == 5  # the window
+    gru = GRU4Rec(**short).fit(train)
+    assert gru.window_stride_ is None  # its default: disjoint
+    assert GRU4Rec(**short, window_stride=2).fit(train).loss_curve_ != gru.loss_curve_
+    narm = NARM(**short).fit(train)
+    assert narm.window_stride_ is None
+    assert NARM(**short, window_stride=2).fit(train).loss_curve_ != narm.loss_curve_
     assert SASRec(**short, train_positions="last").fit(train).window_stride_ is None
     with pytest.raises(ValueError, match="window_stride must be an integer >= 1"):
         NARM(window_stride=0).fit(train)
+    with pytest.raises(ValueError, match="window_stride must be None, 'auto' or an integer"):
+        SASRec(window_stride="half").fit(train)
     with pytest.raises(ValueError, match="train_positions='last'"):
         GRU4Rec(window_stride=5, train_positions="last").fit(train)
 

@@ -137,8 +137,8 @@ class WindowPlan(_Plan):
         self.norm = None
 
     def batches(self, order: np.ndarray, batch_size: int, rng) -> list:
-        """The epoch's batches (see :class:`_Plan`). Windows hold from 1 to ``max_len``
-        targets (length buckets group them by count), so a batch's loss is not its mean:
+        """The epoch's batches (see :class:`_Plan`). Windows hold from 1 to ``stride``
+        targets (length buckets group them by width), so a batch's loss is not its mean:
         it is the sum over its targets divided by ``batch_size`` times the average
         window's, the same divisor for every batch. With a mean, a target of a batch of
         short windows weighed up to ``max_len`` times one of long windows, which

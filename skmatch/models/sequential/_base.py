@@ -33,12 +33,13 @@ class SequentialMatcher(AutoDropout, TorchMatcher):
         """``window_stride`` with ``"auto"`` resolved from the training histories: half
         the window when they are longer than the window on average (dense data, where
         disjoint windows cut most histories and leave the first targets of each window
-        with little context), else disjoint windows (None)."""
+        with little context), else disjoint windows (None). A stride is at most the
+        window (a window cannot train more positions than it has)."""
         if self.train_positions != "all":
             return None
-        if self.window_stride != "auto":
-            return self.window_stride
         window = self.feature_spec_.max_seq_len
+        if self.window_stride != "auto":
+            return None if self.window_stride is None else min(self.window_stride, window)
         lengths = self.history_.lengths()
         mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
         return -(-window // 2) if mean > window else None
@@ -53,6 +54,10 @@ class SequentialMatcher(AutoDropout, TorchMatcher):
         check_choice(self.train_positions, "train_positions", ("all", "last"))
         stride = self.window_stride
         if stride is not None and stride != "auto":
+            if isinstance(stride, str):
+                raise ValueError(
+                    f"window_stride must be None, 'auto' or an integer >= 1, got {stride!r}."
+                )
             check_int(stride, "window_stride")
             if self.train_positions != "all":
                 raise ValueError(
