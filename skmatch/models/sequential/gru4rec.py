@@ -61,7 +61,7 @@ class GRU4Rec(SequentialMatcher):
         None (the default): disjoint windows, every position trained. An int trains
         overlapping windows on their last ``window_stride`` positions; ``"auto"`` is
         half the window on dense data (see :class:`~skmatch.models.SASRec`, whose
-        default it is). Half windows did not help GRU4Rec on MovieLens 100K.
+        default it is). Half windows lowered GRU4Rec on MovieLens 100K (two seeds).
     negatives : str, default="all"
         A full softmax over the catalogue (see :class:`~skmatch.models.TorchMatcher`).
     batch_size : int or "auto", default="auto"
