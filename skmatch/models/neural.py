@@ -223,10 +223,6 @@ class TorchMatcher(BaseMatcher):
         """Whether training runs on whole history windows, every position at once."""
         return False
 
-    def _window_stride(self) -> int | None:
-        """Targets per history window (None: the whole window)."""
-        return None
-
     def _plan(self, inter, rows, incremental: bool = False):
         """The batch plan: rows (one example per interaction, always for ``partial_fit``
         passes) or, for window-trained models, history windows."""
@@ -247,8 +243,9 @@ class TorchMatcher(BaseMatcher):
                 stacklevel=_user_stacklevel(),
             )
         spec = self.feature_spec_
+        stride = getattr(self, "window_stride_", None)  # set by SequentialMatcher's fit
         return WindowPlan(inter, spec.max_seq_len, spec.user_table_, bucket=bucket,
-                          stride=self._window_stride())  # fmt: skip
+                          stride=stride)  # fmt: skip
 
     def _make_log_q(self, counts: np.ndarray, device):
         """The log-probability of being an in-batch candidate (logQ correction)."""

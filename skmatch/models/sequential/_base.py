@@ -44,10 +44,6 @@ class SequentialMatcher(AutoDropout, TorchMatcher):
         mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
         return -(-window // 2) if mean > window else None
 
-    def _window_stride(self) -> int | None:
-        """Targets per history window (``window_stride_``, resolved in ``fit``)."""
-        return getattr(self, "window_stride_", None)
-
     def _validate_params(self) -> None:
         super()._validate_params()
         check_int(self.n_layers, "n_layers")
