@@ -25,9 +25,12 @@ class AutoDropout:
         return self._auto_dropout() if self.dropout == "auto" else float(self.dropout)
 
     def _auto_dropout(self) -> float:
+        return 0.5 if self._mean_history() < SPARSE_EVENTS else 0.2
+
+    def _mean_history(self) -> float:
+        """Mean events per user with any, in the training histories (0 when none)."""
         lengths = self.history_.lengths()
-        mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
-        return 0.5 if mean < SPARSE_EVENTS else 0.2
+        return float(lengths[lengths > 0].mean()) if (lengths > 0).any() else 0.0
 
     def _dropout_rate(self) -> float:
         """The fitted dropout rate (``dropout_``; ``dropout`` for files saved without it)."""

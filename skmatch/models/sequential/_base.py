@@ -40,9 +40,7 @@ class SequentialMatcher(AutoDropout, TorchMatcher):
         window = self.feature_spec_.max_seq_len
         if self.window_stride != "auto":
             return None if self.window_stride is None else min(self.window_stride, window)
-        lengths = self.history_.lengths()
-        mean = lengths[lengths > 0].mean() if (lengths > 0).any() else 0.0
-        return -(-window // 2) if mean > window else None
+        return -(-window // 2) if self._mean_history() > window else None
 
     def _validate_params(self) -> None:
         super()._validate_params()
