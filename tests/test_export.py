@@ -53,9 +53,9 @@ def test_towers_match_transform(cls, data, tmp_path):
     np.testing.assert_allclose(items, est.transform_items(), **TOL)
 
 
-@pytest.mark.parametrize("block", ["ligr", "bsarec"])
+@pytest.mark.parametrize("block", ["sasrec", "ligr", "bsarec"])
 def test_sasrec_blocks_export(block, data, tmp_path):
-    """The optional SASRec blocks (gates; the causal frequency filter) export too."""
+    """Every SASRec block (the paper's; gates; the causal frequency filter) exports."""
     spec = FeatureSpec(max_seq_len=12)
     est = SASRec(feature_spec=spec, block=block, embed_dim=8, n_epochs=1, random_state=0,
                  device="cpu").fit(data)  # fmt: skip

@@ -345,7 +345,7 @@ def test_bsarec_block_mixes_the_filter_into_the_attention_branch():
     assert not torch.allclose(mixed(x, mask), plain(x, mask), atol=1e-3)
     empty = pd.DataFrame({"user_id": ["u"], "item_id": ["i"]})
     for bad, match in [
-        (dict(filter_mix=0.5), "filter_mix applies to block='bsarec' only"),
+        (dict(block="sasrec", filter_mix=0.5), "filter_mix applies to block='bsarec' only"),
         (dict(block="ligr", filter_cutoff=3), "filter_cutoff applies"),
         (dict(block="bsarec", filter_mix=1.5), r"filter_mix must be in \[0, 1\]"),
         (dict(block="bsarec", filter_cutoff=0), "filter_cutoff must be an integer"),

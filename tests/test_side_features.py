@@ -122,7 +122,7 @@ def test_per_user_exclusion_lists(fitted):
         (DSSM, dict(item_hidden_dims=(16, 16))),
         (SASRec, dict(hidden_size=32)),
         (SASRec, dict(block="ligr")),
-        (SASRec, dict(block="bsarec")),
+        (SASRec, dict(block="sasrec")),
         (SASRec, dict(position_anchor="first")),
         (SASRec, dict(num_heads=4)),
         (SASRec, dict(num_layers=1)),
