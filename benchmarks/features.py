@@ -6,7 +6,7 @@ Run from the repository root::
     python -m benchmarks.features --dataset beauty --models SASRec,DSSM
     python -m benchmarks.features --cold-start --models DSSM,SASRec,MIND
     python -m benchmarks.features --dataset beauty --models SASRec --only features \
-        --set block=bsarec --set n_heads=1    # exploration: not the defaults
+        --set block=ligr    # exploration: not the defaults
 
 **Features against ids** (``--dataset``): the strict protocol of ``benchmarks.run`` (fit
 on ``train2``, embed from ``train1``, rank the test event over the full catalogue, seen
