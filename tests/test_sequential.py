@@ -330,19 +330,28 @@ def test_bsarec_settings_reach_the_loss(split):
 
 
 def test_bsarec_block_mixes_the_filter_into_the_attention_branch():
-    """``block="bsarec"`` with ``mix=1`` is the plain block with the same weights; with
-    ``mix < 1`` the filter changes the states; its settings are refused elsewhere."""
+    """``block="bsarec"`` with ``mix=0`` (no filter) is the plain block with the same
+    weights; with ``mix > 0`` the filter changes the states; its settings are refused
+    elsewhere."""
     torch.manual_seed(0)
     x, mask = torch.randn(3, 7, 16), torch.rand(3, 7) > 0.3
     mixed = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=0.7).eval()
     assert len(mixed.sqrt_beta) == 2 and mixed.low_pass.shape == (7, 7)
     assert "low_pass" not in mixed.state_dict()  # rebuilt from max_len and cutoff
-    attention_only = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=1.0).eval()
+    attention_only = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=0.0).eval()
     attention_only.load_state_dict(mixed.state_dict())
     plain = CausalSelfAttention(16, 2, 2, 0.0, 7).eval()
     plain.load_state_dict(mixed.state_dict(), strict=False)
     torch.testing.assert_close(attention_only(x, mask), plain(x, mask))
     assert not torch.allclose(mixed(x, mask), plain(x, mask), atol=1e-3)
+    # mix is BSARec's alpha, the filter's weight: at 1 the attention does not count
+    filter_only = CausalSelfAttention(16, 2, 2, 0.0, 7, block="bsarec", mix=1.0).eval()
+    filter_only.load_state_dict(mixed.state_dict())
+    before = filter_only(x, mask)
+    with torch.no_grad():
+        for layer in filter_only.qkv:
+            layer.weight.normal_()
+    torch.testing.assert_close(filter_only(x, mask), before)
     empty = pd.DataFrame({"user_id": ["u"], "item_id": ["i"]})
     for bad, match in [
         (dict(block="sasrec", filter_mix=0.5), "filter_mix applies to block='bsarec' only"),

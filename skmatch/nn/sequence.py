@@ -92,8 +92,9 @@ class CausalSelfAttention(nn.Module):
         residual branch is gated by ``sigmoid(linear(h))`` of the block's un-normalised
         input, and the feed-forward is a bias-free SwiGLU.
     mix, cutoff : float, int, default 0.7, 5
-        ``"bsarec"`` blocks only: the weight of the attention branch against the
-        frequency filter, and the filter's ``c`` (BSARec's ``alpha`` and ``c``).
+        ``"bsarec"`` blocks only: the weight of the frequency filter against the
+        attention branch (which gets ``1 - mix``), and the filter's ``c`` (BSARec's
+        ``alpha`` and ``c``).
     anchor : {"last", "first"}, default "last"
         ``"last"`` (the paper's): the newest slot of the window is position
         ``max_len - 1`` and a short history sits at the end of the table. ``"first"``:
@@ -171,7 +172,8 @@ class CausalSelfAttention(nn.Module):
                 att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
             att = self.dropout(self.proj[i](att.transpose(1, 2).reshape(B, L, D)))
             if self.sqrt_beta:  # BSARec: attention mixed with the frequency filter
-                att = self.mix * att + (1 - self.mix) * self.dropout(self._filter(normed, mask, i))
+                filtered = self.dropout(self._filter(normed, mask, i))
+                att = self.mix * filtered + (1 - self.mix) * att
             h = h + (att * torch.sigmoid(self.attn_gate[i](h)) if self.attn_gate else att)
             ff = self.dropout(self.ff[i](self.ff_norm[i](h)))
             h = h + (ff * torch.sigmoid(self.ff_gate[i](h)) if self.ff_gate else ff)

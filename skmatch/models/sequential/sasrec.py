@@ -83,8 +83,9 @@ class SASRec(SequentialMatcher):
         on MovieLens 100K (docs/benchmarks.md, "SASRec's default layer"); the paper's
         model is ``block="sasrec", learning_rate=1e-3``.
     filter_mix : float, optional
-        ``block="bsarec"`` only: the attention's weight against the filter, in [0, 1]
-        (BSARec's ``alpha``; 0.7 when None, the paper's value for Beauty).
+        ``block="bsarec"`` only: the frequency filter's weight against the attention
+        (which gets ``1 - filter_mix``), in [0, 1] (BSARec's ``alpha``; 0.7 when None,
+        the paper's value for Beauty).
     filter_cutoff : int, optional
         ``block="bsarec"`` only: the filter keeps the ``filter_cutoff // 2 + 1`` lowest
         frequencies of a ``max_seq_len`` window (BSARec's ``c``; 5 when None).
