@@ -329,6 +329,30 @@ def test_bsarec_settings_reach_the_loss(split):
     assert losses[0] != losses[1] and losses[0] != losses[2]
 
 
+def test_bsarec_files_saved_before_alpha_keep_their_weighting(split, tmp_path):
+    """``filter_mix`` weighted the attention before it was BSARec's alpha: a file without
+    ``filter_mix_`` (saved then) builds ``1 - filter_mix`` on the filter, so its outputs do
+    not change on load; a fit records the weight it used."""
+    model = SASRec(**dict(FAST, n_epochs=1), filter_mix=0.3).fit(split[0])
+    assert model.filter_mix_ == 0.3 and model.module_.encoder.mix == 0.3
+    assert SASRec(**dict(FAST, n_epochs=1), block="sasrec").fit(split[0]).filter_mix_ is None
+    users = ["u1", "u2", "u3"]
+    expected = model.transform_users(users)
+    state = model.__getstate__()  # pickled before the change: old default, no marker
+    state.pop("filter_mix_")
+    state["filter_mix"] = None
+    old = SASRec.__new__(SASRec)
+    old.__setstate__(state)
+    assert old.module_.encoder.mix == pytest.approx(0.3)
+    np.testing.assert_array_equal(old.transform_users(users), expected)
+    del model.filter_mix_  # saved before the change, through save/load
+    model.set_params(filter_mix=None)
+    model.save(tmp_path / "old.skm")
+    loaded = SASRec.load(tmp_path / "old.skm")
+    assert loaded.module_.encoder.mix == pytest.approx(0.3)
+    np.testing.assert_array_equal(loaded.transform_users(users), expected)
+
+
 def test_bsarec_block_mixes_the_filter_into_the_attention_branch():
     """``block="bsarec"`` with ``mix=0`` (no filter) is the plain block with the same
     weights; with ``mix > 0`` the filter changes the states; its settings are refused

@@ -567,7 +567,7 @@ class TorchMatcher(BaseMatcher):
     _FITTED_LISTS = ("loss_curve_", "validation_scores_", "validation_epochs_")
     # fitted numbers kept by save/load when the fit set them (files without them load)
     _FITTED_NUMBERS = ("n_epochs_", "best_epoch_", "n_partial_fits_", "dropout_", "batch_size_",
-                       "window_stride_")  # fmt: skip
+                       "window_stride_", "filter_mix_")  # fmt: skip
 
     def _state(self):
         meta = {name: list(map(float, getattr(self, name))) for name in self._FITTED_LISTS}

@@ -139,6 +139,10 @@ class SASRec(SequentialMatcher):
     window_stride_ : int or None
         The targets per training window (``window_stride="auto"`` resolved; None:
         disjoint windows).
+    filter_mix_ : float or None
+        The frequency filter's weight used (``block="bsarec"``; None for the other
+        blocks). A model saved before ``filter_mix`` was BSARec's ``alpha`` has none and
+        keeps the weighting it was trained with: ``1 - filter_mix`` on the filter.
     feature_spec_, index_, history_, item_vectors_, loss_curve_, n_iter_
         As for every neural model (see :class:`~skmatch.models.TorchMatcher`).
 
@@ -192,6 +196,21 @@ class SASRec(SequentialMatcher):
         if self.embed_dim % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide embed_dim ({self.embed_dim}).")
 
+    def _fit(self, inter, validation_data=None) -> None:
+        self.filter_mix_ = self._filter_mix() if self.block == "bsarec" else None
+        super()._fit(inter, validation_data)
+
+    def _filter_mix(self) -> float:
+        """The filter's weight: ``filter_mix`` (BSARec's ``alpha``), 0.7 when None."""
+        return FILTER_MIX if self.filter_mix is None else float(self.filter_mix)
+
+    def _fitted_filter_mix(self) -> float:
+        """The filter's weight of the fitted network. A file saved before 2026-12-07's
+        ninth session has no ``filter_mix_``: its ``filter_mix`` weighted the attention,
+        so its filter keeps ``1 - filter_mix`` and its outputs stay as they were."""
+        mix = getattr(self, "filter_mix_", None)
+        return 1.0 - self._filter_mix() if mix is None else mix
+
     def _build_module(self) -> SASRecModule:
         return SASRecModule(
             self.n_item_codes_,
@@ -205,6 +224,6 @@ class SASRec(SequentialMatcher):
             ff_dim=self.hidden_size,
             block=self.block,
             anchor=self.position_anchor,
-            mix=FILTER_MIX if self.filter_mix is None else self.filter_mix,
+            mix=self._fitted_filter_mix() if self.block == "bsarec" else FILTER_MIX,
             cutoff=FILTER_CUTOFF if self.filter_cutoff is None else self.filter_cutoff,
         )
